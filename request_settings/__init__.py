@@ -1,0 +1,12 @@
+"""Per-request, per-host overrides of django.conf.settings, edited live by staff.
+
+The public surface is small and imports nothing heavy: ``activate()`` and ``current()``.
+"""
+
+from __future__ import annotations
+
+from request_settings.activation import activate
+from request_settings.overlay import current
+
+__all__ = ["activate", "current"]
+__version__ = "0.1.0"

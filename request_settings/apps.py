@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
+
+
+class RequestSettingsConfig(AppConfig):
+    name = "request_settings"
+    verbose_name = _("Request settings")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from request_settings import overlay
+        from request_settings.models import get_override_model
+        from request_settings.store import invalidate_on_commit
+
+        overlay.install()
+        model = get_override_model()
+        post_save.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_saved")
+        post_delete.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_deleted")
+        setting_changed.connect(_reset_store, dispatch_uid="request_settings_setting_changed")
+
+
+def _reset_store(*, setting: str, **kwargs: Any) -> None:
+    """Our settings changed (override_settings in tests): drop the snapshot, whose TTL and rows depend on them."""
+    if setting.startswith("REQUEST_SETTINGS_"):
+        from request_settings.store import store
+
+        store.reset()

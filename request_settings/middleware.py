@@ -1,0 +1,97 @@
+"""RequestSettingsMiddleware: the overrides of the request's host, active for the whole of the request.
+
+Place it above SessionMiddleware (first, or just after SecurityMiddleware): SessionMiddleware reads the session
+cookie settings in its response phase, so the layer must still be active then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
+
+from request_settings import overlay
+from request_settings.conf.settings import settings as conf
+from request_settings.store import layer_for_host, store
+
+
+class RequestSettingsMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        if not conf.ENABLED:
+            return self.get_response(request)
+        layer = layer_for_host(conf.objects.HOST_RESOLVER(request), store.get())
+        # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
+        # a context of their own, and the reset would fail.
+        token = overlay.push(layer)
+        try:
+            response: HttpResponseBase = self.get_response(request)
+        finally:
+            overlay.pop(token)
+        return _stream_in_layer(response, layer)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        if not conf.ENABLED:
+            return await get_response(request)
+        layer = layer_for_host(conf.objects.HOST_RESOLVER(request), await store.aget())
+        token = overlay.push(layer)
+        try:
+            response = await get_response(request)
+        finally:
+            overlay.pop(token)
+        return _stream_in_layer(response, layer)
+
+
+def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any]) -> HttpResponseBase:
+    """Streaming bodies are produced after the chain returned: produce each chunk inside the layer again.
+
+    FileResponse is left alone: wrapping its content would disable ``wsgi.file_wrapper``, and a file needs no
+    settings to be read.
+    """
+    if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse) and layer:
+        content = response.streaming_content
+        if response.is_async:
+            response.streaming_content = _achunks_in_layer(content, layer)  # type: ignore[arg-type]
+        else:
+            response.streaming_content = _chunks_in_layer(content, layer)  # type: ignore[arg-type]
+    return response
+
+
+def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any]) -> Iterator[bytes]:
+    # A generator shares its caller's context: set and reset around each step, never across a yield.
+    iterator = iter(content)
+    while True:
+        token = overlay.push(layer)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            overlay.pop(token)
+        yield chunk
+
+
+async def _achunks_in_layer(content: AsyncIterator[bytes], layer: Mapping[str, Any]) -> AsyncIterator[bytes]:
+    iterator = aiter(content)
+    while True:
+        token = overlay.push(layer)
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        finally:
+            overlay.pop(token)
+        yield chunk

@@ -1,0 +1,164 @@
+"""The override table: one row per (key, host); ``host = ""`` means every host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, models, router, transaction
+from django.utils.translation import gettext_lazy as _
+
+from request_settings import policy
+from request_settings.hosts import normalise_host
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    UserLike = AbstractBaseUser | AnonymousUser | None
+
+_Override = TypeVar("_Override", bound="AbstractSettingOverride")
+
+ALL_HOSTS_LABEL = _("(all hosts)")
+
+
+def validate_host(host: str) -> None:
+    """A stored host is a bare, lower-case host name (no port, no trailing dot), or "" for every host."""
+    if host and normalise_host(host) != host:
+        raise ValidationError(
+            _("%(host)r is not a bare lower-case host name such as 'shop.example.com' (no port, no scheme)."),
+            code="invalid_host",
+            params={"host": host},
+        )
+
+
+def validate_override(key: str, value: Any) -> None:
+    """Raise ValidationError naming the key, the value and what is accepted, if the policy refuses them."""
+    reason = policy.refusal(key)
+    if reason is not None:
+        raise ValidationError(
+            {"key": _("%(key)s cannot be overridden: %(reason)s.") % {"key": key, "reason": reason}},
+            code="refused",
+        )
+    problem = policy.value_problem(key, value)
+    if problem is not None:
+        raise ValidationError(
+            {"value": _("%(value)r is not a valid value for %(key)s: expected %(accepted)s.")
+             % {"value": value, "key": key, "accepted": problem}},
+            code="invalid_value",
+        )  # fmt: skip
+
+
+class SettingOverrideManager(models.Manager[_Override]):
+    """The write API every path uses (admin, forms, command): validates, upserts, invalidates on commit."""
+
+    def set(self, key: str, value: Any, host: str = "", user: UserLike = None) -> _Override:
+        """Create or update the override of ``key`` for ``host``; raise ValidationError and write nothing if bad."""
+        host = self._clean_host(host)
+        validate_override(key, value)
+        using = router.db_for_write(self.model)
+        with transaction.atomic(using=using):
+            row = self.select_for_update().filter(key=key, host=host).first()
+            if row is None:
+                try:
+                    # A savepoint: a concurrent insert of the same (key, host) may win the race, then we update it.
+                    with transaction.atomic(using=using):
+                        return self.create(key=key, host=host, value=value, updated_by=_real_user(user))
+                except IntegrityError:
+                    row = self.select_for_update().get(key=key, host=host)
+            row.value = value
+            row.updated_by = _real_user(user)
+            row.save(update_fields=["value", "updated_by", "updated_at"])
+            return row
+
+    def unset(self, key: str, host: str = "", user: UserLike = None) -> bool:
+        """Remove the override of ``key`` for ``host``; False when there was none."""
+        host = self._clean_host(host)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            row = self.select_for_update().filter(key=key, host=host).first()
+            if row is None:
+                return False
+            row.delete()
+            return True
+
+    async def aset(self, key: str, value: Any, host: str = "", user: UserLike = None) -> _Override:
+        return await sync_to_async(self.set)(key, value, host=host, user=user)
+
+    async def aunset(self, key: str, host: str = "", user: UserLike = None) -> bool:
+        return await sync_to_async(self.unset)(key, host=host, user=user)
+
+    @staticmethod
+    def _clean_host(host: str | None) -> str:
+        normalised = normalise_host(host)
+        if host and not normalised:
+            validate_host(host)
+        return normalised
+
+
+def _real_user(user: UserLike) -> Any:
+    return user if user is not None and user.is_authenticated else None
+
+
+class AbstractSettingOverride(models.Model):
+    """Subclass this for a custom override table and point REQUEST_SETTINGS_MODEL at it."""
+
+    key = models.CharField(
+        _("key"),
+        max_length=255,
+        validators=[RegexValidator(policy.KEY_PATTERN, _("Enter an upper-case setting name such as SITE_TITLE."))],
+        help_text=_("The name of the setting, as in settings.py."),
+    )
+    value = models.JSONField(_("value"), help_text=_("A JSON value."))
+    host = models.CharField(
+        _("host"),
+        max_length=255,
+        blank=True,
+        default="",
+        validators=[validate_host],
+        help_text=_("The host this override applies to; empty for every host."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = SettingOverrideManager()
+
+    class Meta:
+        abstract = True
+        ordering = ["host", "key"]
+        verbose_name = _("setting override")
+        verbose_name_plural = _("setting overrides")
+        constraints = [
+            # host is never NULL ("" is every host), so this holds on PostgreSQL too, where NULLs are distinct.
+            models.UniqueConstraint(fields=["key", "host"], name="%(app_label)s_%(class)s_unique_key_host"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.host or ALL_HOSTS_LABEL})"
+
+    def clean(self) -> None:
+        validate_override(self.key, self.value)
+
+
+class SettingOverride(AbstractSettingOverride):
+    """The default override table."""
+
+    class Meta(AbstractSettingOverride.Meta):
+        swappable = "REQUEST_SETTINGS_MODEL"
+
+
+def get_override_model() -> type[AbstractSettingOverride]:
+    """The active override model (REQUEST_SETTINGS_MODEL), like ``get_user_model()``."""
+    from request_settings.conf.settings import settings as conf
+
+    model: type[AbstractSettingOverride] = conf.models.MODEL
+    return model

@@ -1,0 +1,117 @@
+"""The context-local layer over ``django.conf.settings``.
+
+``settings.KEY`` answers from the layer of the current context (a request, an ``activate()`` block) first, then from
+Django as usual. Three facts about ``django/conf/__init__.py`` shape this module:
+
+- ``LazySettings.__getattr__`` caches every value it reads in the instance ``__dict__``: a proxy inside
+  ``settings._wrapped`` would get its first answer cached for everyone. A *data descriptor* on the class wins over
+  the instance ``__dict__``, so each overridable key gets one; keys nobody overrides keep Django's read path.
+- ``LazyObject`` forwards ``__class__`` to the wrapped object, so the type of ``settings`` itself is changed through
+  ``object``'s own ``__class__`` descriptor.
+- ``setting_changed`` is never sent: its receivers reset process-wide caches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType
+from typing import Any
+
+from django.conf import LazySettings, settings
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+_layer: ContextVar[Mapping[str, Any] | None] = ContextVar("request_settings_layer", default=None)
+
+Pins = tuple[tuple[str | None, Mapping[str, Any]], ...]
+_pins: ContextVar[Pins] = ContextVar("request_settings_pins", default=())
+"""Values pinned by ``override_request_settings``: (host or None for every host, values), innermost last."""
+
+
+class _Overridable:
+    """Data descriptor for one key: the current layer first, then Django's cached read path."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: LazySettings | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        layer = _layer.get()
+        if layer is not None and self.name in layer:
+            return layer[self.name]
+        return LazySettings.__getattr__(instance, self.name)
+
+    # Never called (LazySettings defines __setattr__/__delattr__), but their presence makes this a *data*
+    # descriptor, which is what lets it win over the values LazySettings caches in the instance __dict__.
+    def __set__(self, instance: LazySettings, value: Any) -> None:
+        LazySettings.__setattr__(instance, self.name, value)
+
+    def __delete__(self, instance: LazySettings) -> None:
+        LazySettings.__delattr__(instance, self.name)
+
+
+def _overlay_class() -> type[LazySettings]:
+    """The class of ``settings``, swapped once for a subclass that can carry descriptors."""
+    current = type(settings)  # type() is not fooled by LazyObject's forwarded __class__
+    if current.__dict__.get("_request_settings_overlay"):
+        return current
+    overlay = type(f"RequestSettings{current.__name__}", (current,), {"_request_settings_overlay": True})
+    object.__dict__["__class__"].__set__(settings, overlay)
+    return overlay
+
+
+def install() -> None:
+    """Give ``django.conf.settings`` the overlay class (idempotent; called from ``AppConfig.ready()``)."""
+    _overlay_class()
+
+
+def make_overridable(key: str) -> None:
+    """Let the layer answer for ``key``: one class attribute assignment, inert outside a layer."""
+    cls = _overlay_class()
+    if key in cls.__dict__:
+        return
+    if hasattr(LazySettings, key):
+        raise ValueError(f"{key!r} is an attribute of django.conf.settings and cannot be overridden.")
+    setattr(cls, key, _Overridable(key))
+
+
+def is_overridable(key: str) -> bool:
+    return isinstance(type(settings).__dict__.get(key), _Overridable)
+
+
+def current() -> Mapping[str, Any]:
+    """The active layer as a read-only mapping (empty outside any layer)."""
+    layer = _layer.get()
+    return EMPTY if layer is None else layer
+
+
+def push(layer: Mapping[str, Any]) -> Token[Mapping[str, Any] | None]:
+    """Make ``layer`` the current context's layer; the keys must already be overridable (see ``freeze``)."""
+    return _layer.set(layer)
+
+
+def pop(token: Token[Mapping[str, Any] | None]) -> None:
+    _layer.reset(token)
+
+
+def freeze(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An immutable layer of ``values``, with a descriptor installed for each of its keys."""
+    for key in values:
+        make_overridable(key)
+    return MappingProxyType(dict(values))
+
+
+def pins() -> Pins:
+    return _pins.get()
+
+
+def pin(host: str | None, values: Mapping[str, Any]) -> Token[Pins]:
+    return _pins.set((*_pins.get(), (host, freeze(values))))
+
+
+def unpin(token: Token[Pins]) -> None:
+    _pins.reset(token)
