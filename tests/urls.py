@@ -3,4 +3,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from tests import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("echo/", views.echo, name="echo"),
+    path("async-echo/", views.async_echo, name="async-echo"),
+    path("session/", views.login_session, name="session"),
+    path("stream/", views.stream, name="stream"),
+    path("async-stream/", views.async_stream, name="async-stream"),
+    path("boom/", views.boom, name="boom"),
+]
