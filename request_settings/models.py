@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
 from request_settings.hosts import normalise_host
+from request_settings.signals import override_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -65,12 +67,17 @@ class SettingOverrideManager(models.Manager[_Override]):
                 try:
                     # A savepoint: a concurrent insert of the same (key, host) may win the race, then we update it.
                     with transaction.atomic(using=using):
-                        return self.create(key=key, host=host, value=value, updated_by=_real_user(user))
+                        row = self.create(key=key, host=host, value=value, updated_by=_real_user(user))
                 except IntegrityError:
                     row = self.select_for_update().get(key=key, host=host)
+                else:
+                    self._changed(row, None, value, user, using, created=True)
+                    return row
+            old_value = row.value
             row.value = value
             row.updated_by = _real_user(user)
             row.save(update_fields=["value", "updated_by", "updated_at"])
+            self._changed(row, old_value, value, user, using)
             return row
 
     def unset(self, key: str, host: str = "", user: UserLike = None) -> bool:
@@ -81,6 +88,7 @@ class SettingOverrideManager(models.Manager[_Override]):
             if row is None:
                 return False
             row.delete()
+            self._changed(row, row.value, None, user, router.db_for_write(self.model), deleted=True)
             return True
 
     async def aset(self, key: str, value: Any, host: str = "", user: UserLike = None) -> _Override:
@@ -88,6 +96,33 @@ class SettingOverrideManager(models.Manager[_Override]):
 
     async def aunset(self, key: str, host: str = "", user: UserLike = None) -> bool:
         return await sync_to_async(self.unset)(key, host=host, user=user)
+
+    def _changed(
+        self,
+        row: _Override,
+        old_value: Any,
+        new_value: Any,
+        user: UserLike,
+        using: str,
+        *,
+        created: bool = False,
+        deleted: bool = False,
+    ) -> None:
+        """Inside the write's transaction: announce the change once it is committed (never if rolled back)."""
+        transaction.on_commit(
+            partial(
+                override_changed.send,
+                sender=self.model,
+                key=row.key,
+                host=row.host,
+                old_value=old_value,
+                new_value=new_value,
+                user=_real_user(user),
+                created=created,
+                deleted=deleted,
+            ),
+            using=using,
+        )
 
     @staticmethod
     def _clean_host(host: str | None) -> str:

@@ -219,10 +219,28 @@ def value_problem(key: str, value: Any) -> str | None:
     problem = _json_problem(value)
     if problem is not None:
         return problem
+    problem = _declared_problem(key, value)
+    if problem is not None:
+        return problem
     validator = HONORED.get(key)
     if validator is not None:
         return validator(value)
     return _type_problem(key, value)
+
+
+def _declared_problem(key: str, value: Any) -> str | None:
+    from django.core.exceptions import ValidationError
+
+    from request_settings.fields import declared_field  # fields builds on this module
+
+    field = declared_field(key)
+    if field is None:
+        return None
+    try:
+        cleaned = field.clean(value)
+    except ValidationError as error:
+        return "a value the declared field accepts (" + " ".join(error.messages) + ")"
+    return None if cleaned == value else "a value of the declared field's type"
 
 
 def _json_problem(value: Any) -> str | None:
@@ -241,7 +259,7 @@ def _json_problem(value: Any) -> str | None:
     return "a JSON value (string, number, true/false, null, list or object)"
 
 
-_TYPE_NAMES: dict[type, str] = {
+TYPE_NAMES: dict[type, str] = {
     bool: "true or false",
     int: "an integer",
     float: "a number",
@@ -264,7 +282,7 @@ def _type_problem(key: str, value: Any) -> str | None:
     if base is None:
         return None
     base_type = type(base)
-    accepted = _TYPE_NAMES.get(base_type)
+    accepted = TYPE_NAMES.get(base_type)
     if accepted is None:
         return None  # a type JSON cannot express: the project chose to override it anyway
     if base_type is bool or isinstance(value, bool):
