@@ -1,0 +1,1 @@
+"""The app-settings helper of the test app: ``tests.helperapp.conf.settings``."""
