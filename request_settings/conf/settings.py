@@ -1,32 +1,16 @@
-"""request_settings' own configuration, read live from django.conf.settings (temporary shim)."""
+"""request_settings' own configuration (``REQUEST_SETTINGS_*``), through the public app-settings helper.
+
+Read live: ``override_settings`` reaches every value; only the imported model and resolver are cached, and that
+cache is cleared on ``setting_changed``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.apps import apps
-from django.conf import settings as django_settings
-from django.utils.module_loading import import_string
-
-from request_settings.conf import defaults
+from request_settings.appsettings import AppSettings
 
 
-class _Models:
-    def __getattr__(self, name: str) -> Any:
-        return apps.get_model(getattr(settings, name))
+class RequestSettingsSettings(AppSettings):
+    """Defaults in ``request_settings/conf/defaults.py``; the prefix ``REQUEST_SETTINGS`` comes from the package."""
 
 
-class _Objects:
-    def __getattr__(self, name: str) -> Any:
-        return import_string(getattr(settings, name))
-
-
-class _Settings:
-    models = _Models()
-    objects = _Objects()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(django_settings, f"REQUEST_SETTINGS_{name}", getattr(defaults, name))
-
-
-settings = _Settings()
+settings = RequestSettingsSettings()
