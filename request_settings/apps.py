@@ -14,9 +14,11 @@ class RequestSettingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from request_settings import overlay
+        from request_settings import checks, overlay
         from request_settings.models import get_override_model
         from request_settings.store import invalidate_on_commit
+
+        checks.register()
 
         overlay.install()
         model = get_override_model()

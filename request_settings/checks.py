@@ -1,0 +1,451 @@
+"""System checks for request_settings; every check id is assigned here, and only here.
+
+===================== ======= ===================================================================
+id                    level   meaning
+===================== ======= ===================================================================
+request_settings.E001 Error   REQUEST_SETTINGS_CACHE_TTL is not a non-negative number.
+request_settings.E002 Error   REQUEST_SETTINGS_ENABLED is not True or False.
+request_settings.E003 Error   REQUEST_SETTINGS_ALLOWED is not None or a collection of names.
+request_settings.E004 Error   REQUEST_SETTINGS_DENIED is not a collection of setting names.
+request_settings.E005 Error   REQUEST_SETTINGS_BROADCAST_CACHE is not None or an alias in CACHES.
+request_settings.E006 Error   REQUEST_SETTINGS_FIELDS is not a dict of name -> field declaration.
+request_settings.E007 Error   REQUEST_SETTINGS_MODEL cannot be loaded (not an installed model).
+request_settings.E008 Error   The override model lacks a required field (key, value, host).
+request_settings.E009 Error   The override model's manager lacks the write API (set, unset, ...).
+request_settings.E010 Error   REQUEST_SETTINGS_HOST_RESOLVER cannot be imported or called.
+request_settings.E011 Error   A REQUEST_SETTINGS_FIELDS field class cannot be imported or built.
+request_settings.W001 Warning RequestSettingsMiddleware is not in MIDDLEWARE.
+request_settings.W002 Warning RequestSettingsMiddleware is in MIDDLEWARE more than once.
+request_settings.W003 Warning RequestSettingsMiddleware is below SessionMiddleware.
+request_settings.W004 Warning RequestSettingsMiddleware is below SessionTimeoutMiddleware.
+request_settings.W005 Warning REQUEST_SETTINGS_FIELDS declares a key the policy refuses.
+request_settings.W006 Warning (database) A stored override has a key the policy now refuses.
+request_settings.W007 Warning (database) A stored override has a value its key does not accept.
+===================== ======= ===================================================================
+
+W006 and W007 read the override table, so they run only with ``check --database default`` and
+in ``migrate``; before the first ``migrate`` the table does not exist, and they say nothing.
+Subclasses of the middleware classes count as those classes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+from django import forms
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks as django_checks
+from django.core.checks import CheckMessage, Tags
+from django.core.checks import Error as _Error
+from django.core.checks import Warning as _Warning
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import Model
+from django.utils.module_loading import import_string
+
+from request_settings import policy
+from request_settings.conf.settings import settings as conf
+from request_settings.exceptions import AppSettingsError
+
+MIDDLEWARE_PATH = "request_settings.middleware.RequestSettingsMiddleware"
+SESSION_MIDDLEWARE_PATH = "django.contrib.sessions.middleware.SessionMiddleware"
+TIMEOUT_MIDDLEWARE_PATH = "django_session_timeout.middleware.SessionTimeoutMiddleware"
+REQUIRED_FIELDS = ("key", "value", "host")
+WRITE_API = ("set", "unset", "aset", "aunset")
+
+Messages = list[CheckMessage]
+
+
+def _error(number: int, msg: str, hint: str, obj: Any = None) -> CheckMessage:
+    return _Error(msg, hint=hint, obj=obj, id=f"request_settings.E{number:03d}")
+
+
+def _warning(number: int, msg: str, hint: str, obj: Any = None) -> CheckMessage:
+    return _Warning(msg, hint=hint, obj=obj, id=f"request_settings.W{number:03d}")
+
+
+def _shown(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _is_names(value: object) -> bool:
+    """A collection of strings, but not a string itself (``"DEBUG"`` would mean D, E, B, U, G)."""
+    return (
+        isinstance(value, Collection)
+        and not isinstance(value, str | bytes)
+        and all(isinstance(item, str) for item in value)
+    )
+
+
+def _policy_is_readable() -> bool:
+    """``policy.refusal`` tests membership in ALLOWED/DENIED, and raises if either is malformed."""
+    allowed = conf.ALLOWED
+    return _is_names(conf.DENIED) and (allowed is None or _is_names(allowed))
+
+
+def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """Wrong types in our own settings fail later, on a request; report them at start-up instead."""
+    messages: Messages = []
+    ttl = conf.CACHE_TTL
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, int | float)
+        or not math.isfinite(ttl)
+        or ttl < 0
+    ):
+        messages.append(
+            _error(
+                1,
+                f"REQUEST_SETTINGS_CACHE_TTL should be a non-negative number of seconds, not "
+                f"{_shown(ttl)}.",
+                "Set REQUEST_SETTINGS_CACHE_TTL to a number such as 5, or remove it.",
+            )
+        )
+    enabled = conf.ENABLED
+    if not isinstance(enabled, bool):
+        messages.append(
+            _error(
+                2,
+                f"REQUEST_SETTINGS_ENABLED should be True or False, not {_shown(enabled)}.",
+                "Set REQUEST_SETTINGS_ENABLED = False to switch overrides off, or remove it.",
+            )
+        )
+    allowed = conf.ALLOWED
+    if allowed is not None and not _is_names(allowed):
+        messages.append(
+            _error(
+                3,
+                "REQUEST_SETTINGS_ALLOWED should be None or a collection of setting names, not "
+                f"{_shown(allowed)}.",
+                "Write it as a list or set of strings, such as ['SESSION_EXPIRE_SECONDS'], or "
+                "None for the default policy.",
+            )
+        )
+    denied = conf.DENIED
+    if not _is_names(denied):
+        messages.append(
+            _error(
+                4,
+                f"REQUEST_SETTINGS_DENIED should be a collection of setting names, not "
+                f"{_shown(denied)}.",
+                "Write it as a list or set of strings, such as ['SITE_ID'], or () to deny nothing "
+                "beyond the built-in list.",
+            )
+        )
+    alias = conf.BROADCAST_CACHE
+    caches = getattr(settings, "CACHES", {})
+    if alias is not None and not (isinstance(alias, str) and alias in caches):
+        messages.append(
+            _error(
+                5,
+                f"REQUEST_SETTINGS_BROADCAST_CACHE should be None or an alias in CACHES "
+                f"({', '.join(map(repr, caches)) or 'none defined'}), not {_shown(alias)}.",
+                "Add the cache to CACHES (a shared one such as Redis), or set "
+                "REQUEST_SETTINGS_BROADCAST_CACHE = None.",
+            )
+        )
+    messages.extend(_fields_shape())
+    return messages
+
+
+def _fields_shape() -> Iterator[CheckMessage]:
+    fields = conf.FIELDS
+    hint = (
+        'Write it as {"KEY": {"field": "django.forms.IntegerField", "min_value": 1}}: a setting '
+        'name, then the dotted path of a form field class under "field" and its keyword arguments.'
+    )
+    if not isinstance(fields, dict):
+        yield _error(
+            6,
+            f"REQUEST_SETTINGS_FIELDS should be a dict of setting name -> field declaration, not "
+            f"{_shown(fields)}.",
+            hint,
+        )
+        return
+    for key, declaration in fields.items():
+        if not isinstance(key, str):
+            yield _error(
+                6, f"REQUEST_SETTINGS_FIELDS keys should be setting names, not {_shown(key)}.", hint
+            )
+        elif not isinstance(declaration, dict):
+            yield _error(
+                6,
+                f"REQUEST_SETTINGS_FIELDS[{key!r}] should be a dict, not {_shown(declaration)}.",
+                hint,
+            )
+        elif "field" in declaration and not isinstance(declaration["field"], str):
+            yield _error(
+                6,
+                f"REQUEST_SETTINGS_FIELDS[{key!r}]['field'] should be a dotted path, not "
+                f"{_shown(declaration['field'])}.",
+                hint,
+            )
+
+
+def check_model(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """The override model is loaded on every snapshot refresh and written by every edit."""
+    try:
+        model: type[Model] = conf.models.MODEL
+    except AppSettingsError as error:
+        return [
+            _error(
+                7,
+                f"REQUEST_SETTINGS_MODEL should name an installed model: {error}",
+                "Point REQUEST_SETTINGS_MODEL at a subclass of "
+                "request_settings.models.AbstractSettingOverride in an installed app, or remove "
+                "it to use request_settings.SettingOverride.",
+            )
+        ]
+    messages: Messages = []
+    names = {field.name for field in model._meta.get_fields()}
+    missing = [name for name in REQUIRED_FIELDS if name not in names]
+    if missing:
+        messages.append(
+            _error(
+                8,
+                f"{model._meta.label} (REQUEST_SETTINGS_MODEL) should have the fields key, value "
+                f"and host; it lacks {', '.join(missing)}.",
+                "Subclass request_settings.models.AbstractSettingOverride, which defines them.",
+                obj=model,
+            )
+        )
+    manager = model._default_manager
+    lacking = [name for name in WRITE_API if not callable(getattr(manager, name, None))]
+    if lacking:
+        messages.append(
+            _error(
+                9,
+                f"{model._meta.label}'s default manager (REQUEST_SETTINGS_MODEL) should provide "
+                f"the write API; it lacks {', '.join(lacking)}.",
+                "Subclass request_settings.models.AbstractSettingOverride, or use (a subclass of) "
+                "request_settings.models.SettingOverrideManager as its first manager.",
+                obj=model,
+            )
+        )
+    return messages
+
+
+def check_host_resolver(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """The resolver runs on every request: a bad path would turn every request into a 500."""
+    hint = (
+        "Point REQUEST_SETTINGS_HOST_RESOLVER at a callable(request) -> str, or remove it to use "
+        "request_settings.hosts.host_from_request."
+    )
+    try:
+        resolver = conf.objects.HOST_RESOLVER
+    except AppSettingsError as error:
+        return [_error(10, f"REQUEST_SETTINGS_HOST_RESOLVER should be importable: {error}", hint)]
+    if not callable(resolver):
+        return [
+            _error(
+                10,
+                f"REQUEST_SETTINGS_HOST_RESOLVER should name a callable, not {_shown(resolver)}.",
+                hint,
+            )
+        ]
+    return []
+
+
+def _is(entry: object, path: str) -> bool:
+    """``entry`` (a MIDDLEWARE item) is the class at ``path`` or a subclass of it."""
+    if entry == path:
+        return True
+    if not isinstance(entry, str):
+        return False
+    try:
+        entry_class = import_string(entry)
+        target = import_string(path)
+    except Exception:
+        # Importing a middleware (or an optional package) may fail in many ways; the request
+        # handler reports that itself. Here it only means "not a match".
+        return False
+    return (
+        isinstance(entry_class, type)
+        and isinstance(target, type)
+        and issubclass(entry_class, target)
+    )
+
+
+def _first(middleware: list[Any], path: str) -> int | None:
+    return next((index for index, entry in enumerate(middleware) if _is(entry, path)), None)
+
+
+def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """The layer must be active when the session cookie and the session timeout are computed."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    ours = [index for index, entry in enumerate(middleware) if _is(entry, MIDDLEWARE_PATH)]
+    if not ours:
+        return [
+            _warning(
+                1,
+                f"MIDDLEWARE should contain {MIDDLEWARE_PATH!r}; without it no request gets "
+                "overrides.",
+                f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE, first or just after SecurityMiddleware.",
+            )
+        ]
+    messages: Messages = []
+    if len(ours) > 1:
+        listed = ", ".join(repr(middleware[index]) for index in ours)
+        messages.append(
+            _warning(
+                2,
+                f"MIDDLEWARE should list RequestSettingsMiddleware once, not {len(ours)} times "
+                f"({listed}).",
+                "Keep the entry above SessionMiddleware and remove the others.",
+            )
+        )
+    for number, path, why in (
+        (3, SESSION_MIDDLEWARE_PATH, "the session cookie would ignore the overrides"),
+        (4, TIMEOUT_MIDDLEWARE_PATH, "the session timeout would ignore the overrides"),
+    ):
+        above = _first(middleware, path)
+        if above is not None and ours[0] > above:
+            messages.append(
+                _warning(
+                    number,
+                    f"{MIDDLEWARE_PATH} should be above {middleware[above]} in MIDDLEWARE; below "
+                    f"it, {why}.",
+                    f"Move {MIDDLEWARE_PATH!r} up, first in MIDDLEWARE or just after "
+                    "SecurityMiddleware.",
+                )
+            )
+    return messages
+
+
+def _field_problem(declaration: dict[str, Any]) -> str | None:
+    kwargs = dict(declaration)
+    path = kwargs.pop("field", "request_settings.fields.JSONOrTextField")
+    try:
+        field_class = import_string(path)
+    except ImportError as error:
+        return f"{path!r} cannot be imported: {error}"
+    if not (isinstance(field_class, type) and issubclass(field_class, forms.Field)):
+        return f"{path!r} is {_shown(field_class)}, not a django.forms.Field subclass"
+    try:
+        field_class(**kwargs)
+    except (TypeError, ValueError) as error:
+        return f"{path}(**{kwargs!r}) fails: {error}"
+    return None
+
+
+def check_fields(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """A declaration is used by every editing form of its key: it must build, and be reachable."""
+    fields = conf.FIELDS
+    if not isinstance(fields, dict):
+        return []  # E006 already says so
+    messages: Messages = []
+    readable = _policy_is_readable()
+    for key, declaration in fields.items():
+        if not (isinstance(key, str) and isinstance(declaration, dict)):
+            continue  # E006
+        if "field" in declaration and not isinstance(declaration["field"], str):
+            continue  # E006
+        problem = _field_problem(declaration)
+        if problem is not None:
+            messages.append(
+                _error(
+                    11,
+                    f"REQUEST_SETTINGS_FIELDS[{key!r}] should build a form field: {problem}.",
+                    "Name a django.forms.Field subclass under 'field', with keyword arguments it "
+                    "accepts.",
+                )
+            )
+        reason = policy.refusal(key) if readable else None
+        if reason is not None:
+            messages.append(
+                _warning(
+                    5,
+                    f"REQUEST_SETTINGS_FIELDS should only declare keys that may be overridden; "
+                    f"{key} cannot be: {reason}.",
+                    f"Remove {key!r} from REQUEST_SETTINGS_FIELDS, or allow it (see "
+                    "REQUEST_SETTINGS_ALLOWED and REQUEST_SETTINGS_DENIED) if the policy permits.",
+                )
+            )
+    return messages
+
+
+def _rows(model: type[Model], alias: str) -> list[tuple[str, str, Any]] | None:
+    """All rows of the table in ``alias``; None when the table is not there (before migrate)."""
+    connection = connections[alias]
+    try:
+        with connection.cursor() as cursor:
+            if model._meta.db_table not in connection.introspection.table_names(cursor):
+                return None
+        # A savepoint when inside a transaction, so a failing query cannot break the caller's.
+        with transaction.atomic(using=alias):
+            return list(model._default_manager.using(alias).values_list("key", "host", "value"))
+    except DatabaseError:
+        return None
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    try:
+        return policy.value_problem(key, value)
+    except (ImportError, TypeError, ValueError):
+        return None  # a broken REQUEST_SETTINGS_FIELDS declaration: E006/E011 report it
+
+
+def check_stored_overrides(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Messages:
+    """Rows the policy now refuses are skipped on every request; tell staff so they can clean up."""
+    if not databases or not _policy_is_readable():
+        return []
+    try:
+        model: type[Model] = conf.models.MODEL
+    except AppSettingsError:
+        return []  # E007
+    if any(name not in {f.name for f in model._meta.get_fields()} for name in REQUIRED_FIELDS):
+        return []  # E008
+    hint = (
+        f"Delete it in the admin or with {model.__name__}.objects.unset(key, host=...); until then "
+        "every request skips it."
+    )
+    messages: Messages = []
+    for alias in databases:
+        if not router.allow_migrate_model(alias, model):
+            continue
+        for key, host, value in _rows(model, alias) or ():
+            where = f"host {host!r}" if host else "all hosts"
+            reason = policy.refusal(key)
+            if reason is not None:
+                messages.append(
+                    _warning(
+                        6,
+                        f"The override of {key} for {where} should be removed: {key} cannot be "
+                        f"overridden ({reason}).",
+                        hint,
+                        obj=model,
+                    )
+                )
+                continue
+            accepted = _value_problem(key, value)
+            if accepted is not None:
+                messages.append(
+                    _warning(
+                        7,
+                        f"The override of {key} for {where} should hold a valid value, not "
+                        f"{value!r}: {key} expects {accepted}.",
+                        f"Set a valid value in the admin or with {model.__name__}.objects.set(); "
+                        "until then every request skips it.",
+                        obj=model,
+                    )
+                )
+    return messages
+
+
+def register() -> None:
+    """Add the checks to Django's registry; called from ``AppConfig.ready()``; idempotent."""
+    for check in (
+        check_settings_types,
+        check_model,
+        check_host_resolver,
+        check_middleware,
+        check_fields,
+    ):
+        django_checks.register(check)
+    django_checks.register(check_stored_overrides, Tags.database)
