@@ -1,0 +1,217 @@
+"""RequestSettingsMiddleware through the real stack, and as a unit with sync and async get_response."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+
+import pytest
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.http import FileResponse, HttpResponse
+from django.test import Client, RequestFactory, override_settings
+
+from request_settings import overlay
+from request_settings.middleware import RequestSettingsMiddleware
+from request_settings.models import SettingOverride
+from tests import views
+from tests.utils import HostAsyncClient
+
+pytestmark = pytest.mark.django_db
+
+
+def echo(client, host, keys="SESSION_EXPIRE_SECONDS"):
+    response = client.get("/echo/", {"keys": keys}, HTTP_HOST=host)
+    assert response.status_code == 200
+    return response.json()["values"]
+
+
+@pytest.fixture
+def rows():
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="shop.example.com")
+    SettingOverride.objects.set("TENANT_BANNER", "Welcome to the shop", host="shop.example.com")
+
+
+def test_precedence_host_row_over_all_hosts_row_over_settings_py(rows, client):
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60
+    assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 600
+    SettingOverride.objects.unset("SESSION_EXPIRE_SECONDS")
+    assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 3600
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60
+
+
+def test_a_key_settings_py_lacks_exists_only_for_its_host(rows, client):
+    assert echo(client, "shop.example.com", "TENANT_BANNER") == {"TENANT_BANNER": "Welcome to the shop"}
+    assert echo(client, "other.example.com", "TENANT_BANNER") == {"TENANT_BANNER": "<missing>"}
+    assert not hasattr(settings, "TENANT_BANNER")
+
+
+def test_host_is_matched_without_port_case_or_trailing_dot(rows, client):
+    assert echo(client, "SHOP.Example.com.:8443")["SESSION_EXPIRE_SECONDS"] == 60
+
+
+def test_a_host_refused_by_allowed_hosts_gets_django_400_not_a_500(rows, client):
+    response = client.get("/echo/", HTTP_HOST="evil.test")
+    assert response.status_code == 400
+
+
+def test_nothing_remains_after_the_request_even_when_the_view_raises(rows):
+    client = Client(raise_request_exception=False)
+    assert client.get("/boom/", HTTP_HOST="shop.example.com").status_code == 500
+    assert overlay.current() == {}
+    assert settings.SESSION_EXPIRE_SECONDS == 3600
+    assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 600
+
+
+def test_the_view_error_sees_the_override(rows):
+    client = Client()
+    with pytest.raises(RuntimeError, match="boom at 60"):
+        client.get("/boom/", HTTP_HOST="shop.example.com")
+
+
+def test_request_finished_handlers_run_after_the_layer_is_gone(rows, client):
+    views.seen_in_signal.clear()
+    echo(client, "shop.example.com")
+    assert views.seen_in_signal == [3600]
+
+
+def test_streaming_body_is_produced_inside_the_layer(rows, client):
+    response = client.get("/stream/", HTTP_HOST="shop.example.com")
+    assert b"".join(response.streaming_content) == b"60\n60\n60\n"
+    assert overlay.current() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_streaming_body_is_produced_inside_the_layer(rows):
+    response = await HostAsyncClient().get("/async-stream/", headers={"host": "shop.example.com"})
+    body = b"".join([chunk async for chunk in response.streaming_content])
+    assert body == b"60\n60\n60\n"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_view_and_its_sync_to_async_code_see_the_overrides(rows):
+    response = await HostAsyncClient().get("/async-echo/", headers={"host": "shop.example.com"})
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
+    assert response.json()["in_thread"] == {"SESSION_EXPIRE_SECONDS": 60}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_async_requests_for_different_hosts_never_mix(rows):
+    await asyncio.to_thread(SettingOverride.objects.set, "SESSION_EXPIRE_SECONDS", 70, host="b.example.com")
+    client = HostAsyncClient()
+    hosts = {"shop.example.com": 60, "b.example.com": 70, "c.example.com": 600}
+
+    async def one(host):
+        response = await client.get("/async-echo/", headers={"host": host})
+        return host, response.json()["values"]["SESSION_EXPIRE_SECONDS"]
+
+    results = await asyncio.gather(*(one(host) for _ in range(10) for host in hosts))
+    assert all(value == hosts[host] for host, value in results)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_threaded_requests_for_different_hosts_never_mix(rows):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 70, host="b.example.com")
+    expected = {"shop.example.com": 60, "b.example.com": 70, "c.example.com": 600}
+    wrong = []
+
+    def worker(host):
+        client = Client()
+        for _ in range(20):
+            value = echo(client, host)["SESSION_EXPIRE_SECONDS"]
+            if value != expected[host]:
+                wrong.append((host, value))
+
+    threads = [threading.Thread(target=worker, args=(host,)) for host in expected for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+@override_settings(REQUEST_SETTINGS_ENABLED=False)
+def test_kill_switch_applies_nothing(rows, client):
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 3600
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_ENABLED=False)
+async def test_kill_switch_applies_nothing_under_asgi(rows):
+    response = await HostAsyncClient().get("/async-echo/", headers={"host": "shop.example.com"})
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 3600}
+
+
+def tenant_from_header(request):
+    return request.headers.get("X-Tenant", "")
+
+
+@override_settings(REQUEST_SETTINGS_HOST_RESOLVER="tests.test_middleware.tenant_from_header")
+def test_a_custom_host_resolver_picks_the_tenant(rows, client):
+    response = client.get("/echo/", HTTP_HOST="other.example.com", HTTP_X_TENANT="shop.example.com")
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
+
+
+# Unit tests: both kinds of get_response.
+
+
+def test_sync_unit_layer_active_during_the_call_and_reset_after(rows):
+    seen = []
+
+    def get_response(request):
+        seen.append(settings.SESSION_EXPIRE_SECONDS)
+        raise ValueError("view failed")
+
+    middleware = RequestSettingsMiddleware(get_response)
+    assert not iscoroutinefunction(middleware)
+    with pytest.raises(ValueError, match="view failed"):
+        middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert seen == [60]
+    assert overlay.current() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_unit_layer_active_during_the_call_and_reset_after(rows):
+    seen = []
+
+    async def get_response(request):
+        await asyncio.sleep(0)
+        seen.append(settings.SESSION_EXPIRE_SECONDS)
+        return HttpResponse("ok")
+
+    middleware = RequestSettingsMiddleware(get_response)
+    assert iscoroutinefunction(middleware)
+    response = await middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert response.content == b"ok"
+    assert seen == [60]
+    assert overlay.current() == {}
+
+
+def test_file_response_streams_untouched(rows):
+    content = io.BytesIO(b"file body")
+    middleware = RequestSettingsMiddleware(lambda request: FileResponse(content))
+    response = middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert response.file_to_stream is content  # still eligible for wsgi.file_wrapper
+    assert b"".join(response.streaming_content) == b"file body"
+
+
+def test_streaming_wrapper_closes_the_original_iterator(rows):
+    closed = []
+
+    def body():
+        try:
+            yield settings.SESSION_EXPIRE_SECONDS.__str__().encode()
+            yield b"never"
+        finally:
+            closed.append(True)
+
+    from django.http import StreamingHttpResponse
+
+    middleware = RequestSettingsMiddleware(lambda request: StreamingHttpResponse(body()))
+    response = middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    iterator = iter(response)
+    assert next(iterator) == b"60"
+    response.close()
+    assert closed == [True]
