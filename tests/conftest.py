@@ -24,3 +24,19 @@ def require_server(name: str, reachable: bool) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is not reachable, and CI=true requires it.")
     pytest.skip(f"{name} is not reachable on this machine (set it up, or run under CI=true to fail instead).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A PostgreSQL run needs the server: outside CI say so and stop cleanly; under CI=true, fail."""
+    if os.environ.get("REQUEST_SETTINGS_TEST_DB") != "postgres":
+        return
+    import socket
+
+    host, port = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        message = f"PostgreSQL is not reachable at {host}:{port}"
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"{message}, and CI=true requires it.", returncode=1)
+        pytest.exit(f"{message}: the PostgreSQL run is skipped on this machine.", returncode=0)
