@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, router, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
@@ -108,7 +109,10 @@ class SettingOverrideManager(models.Manager[_Override]):
         created: bool = False,
         deleted: bool = False,
     ) -> None:
-        """Inside the write's transaction: announce the change once it is committed (never if rolled back)."""
+        """Inside the write's transaction: audit the change; announce it once committed (never if rolled back)."""
+        from request_settings.audit import record
+
+        record(row.key, row.host, old_value, new_value, _real_user(user), using, created=created, deleted=deleted)
         transaction.on_commit(
             partial(
                 override_changed.send,
@@ -189,6 +193,56 @@ class SettingOverride(AbstractSettingOverride):
 
     class Meta(AbstractSettingOverride.Meta):
         swappable = "REQUEST_SETTINGS_MODEL"
+
+
+class SettingOverrideChange(models.Model):
+    """One audited change of an override, written in the same transaction as the change.
+
+    Not a foreign key to the override table: the history of a key outlives its row (a deletion
+    is a change too), and the override model is swappable.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+        DELETED = "deleted", _("deleted")
+        REVERTED = "reverted", _("reverted")
+
+    key = models.CharField(_("key"), max_length=255)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    # SQL NULL when there was no value (before a creation, after a deletion); see ``action``.
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The user's name at the time, kept when the user is deleted later.
+    username = models.CharField(_("username"), max_length=255, blank=True, default="")
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
+    reverted_from = models.ForeignKey(
+        "self",
+        verbose_name=_("reverted to the value of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("setting override change")
+        verbose_name_plural = _("setting override changes")
+        indexes = [models.Index(fields=["key", "host"], name="request_set_key_host_idx")]
+
+    def __str__(self) -> str:
+        when = f"{self.changed_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.key} ({self.host or ALL_HOSTS_LABEL}) {self.action} at {when}"
 
 
 def get_override_model() -> type[AbstractSettingOverride]:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
+from request_settings.views import SettingOverrideFormView
 from tests import views
 
 urlpatterns = [
@@ -13,4 +14,15 @@ urlpatterns = [
     path("stream/", views.stream, name="stream"),
     path("async-stream/", views.async_stream, name="async-stream"),
     path("boom/", views.boom, name="boom"),
+    path("settings/", include("request_settings.urls")),
+    path(
+        "session-timeout/",
+        SettingOverrideFormView.as_view(keys=["SESSION_EXPIRE_SECONDS"], host=None),
+        name="session-timeout",
+    ),
+    path(
+        "session-timeout-all/",
+        SettingOverrideFormView.as_view(keys=["SESSION_EXPIRE_SECONDS"], host=""),
+        name="session-timeout-all",
+    ),
 ]

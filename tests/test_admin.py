@@ -1,0 +1,479 @@
+"""The override admin through the real stack: add/change/delete, permissions, extra views."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from request_settings.models import SettingOverride, SettingOverrideChange
+
+pytestmark = pytest.mark.django_db
+
+ADD = "admin:request_settings_settingoverride_add"
+CHANGELIST = "admin:request_settings_settingoverride_changelist"
+EFFECTIVE = "admin:request_settings_settingoverride_effective"
+AUDIT = "admin:request_settings_settingoverride_audit"
+
+
+def staff_client(django_user_model, *actions: str, name: str = "editor") -> Client:
+    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
+    codenames = [f"{action}_settingoverride" for action in actions]
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def editor(django_user_model):
+    return staff_client(django_user_model, "view", "add", "change", "delete")
+
+
+def table():
+    return sorted(SettingOverride.objects.values_list("key", "host", "value"))
+
+
+def change_url(row):
+    return reverse("admin:request_settings_settingoverride_change", args=[row.pk])
+
+
+# -- add -------------------------------------------------------------------------------------------
+
+
+def test_add_creates_a_typed_row_audited_and_logged(editor):
+    response = editor.post(
+        reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "A.Example.com", "value": "120"}
+    )
+
+    assert response.status_code == 302
+    row = SettingOverride.objects.get()
+    assert (row.key, row.host, row.value, row.updated_by) == (
+        "SESSION_EXPIRE_SECONDS",
+        "a.example.com",
+        120,
+        editor.user,
+    )
+    change = SettingOverrideChange.objects.get()
+    assert (change.action, change.old_value, change.new_value, change.user) == (
+        "created",
+        None,
+        120,
+        editor.user,
+    )
+    assert LogEntry.objects.get().action_flag == ADDITION
+
+
+def test_add_on_an_existing_key_and_host_updates_that_row(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.example.com")
+
+    response = editor.post(
+        reverse(ADD),
+        {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com", "value": "90"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert table() == [("SESSION_EXPIRE_SECONDS", "a.example.com", 90)]
+    text = response.content.decode()
+    assert "already existed, so it was updated: 600 → 90" in text
+    assert LogEntry.objects.get().action_flag == CHANGE
+    latest = SettingOverrideChange.objects.first()
+    assert (latest.action, latest.old_value, latest.new_value) == ("updated", 600, 90)
+
+
+def test_add_on_an_existing_row_needs_the_change_permission(django_user_model):
+    client = staff_client(django_user_model, "view", "add")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+
+    response = client.post(
+        reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "90"}
+    )
+
+    assert response.status_code == 403
+    assert table() == [("SESSION_EXPIRE_SECONDS", "", 600)]
+    assert SettingOverrideChange.objects.count() == 1  # only the set() above
+
+
+def test_add_form_offers_known_keys_but_accepts_a_new_one(editor):
+    SettingOverride.objects.set("SITE_BANNER", "hello")
+
+    page = editor.get(reverse(ADD)).content.decode()
+
+    assert '<option value="SESSION_EXPIRE_SECONDS">' in page
+    assert '<option value="SITE_BANNER">' in page
+    assert '<option value="SECRET_KEY">' not in page  # refused keys are not offered
+    response = editor.post(
+        reverse(ADD), {"key": "BRAND_NEW_FLAG", "host": "", "value": '{"on": true}'}
+    )
+    assert response.status_code == 302
+    assert SettingOverride.objects.get(key="BRAND_NEW_FLAG").value == {"on": True}
+
+
+def test_add_refused_key_shows_the_reason_and_writes_nothing(editor):
+    response = editor.post(reverse(ADD), {"key": "SECRET_KEY", "host": "", "value": "x"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["key"] == [
+        "SECRET_KEY cannot be overridden: security-critical."
+    ]
+    assert table() == []
+    assert SettingOverrideChange.objects.count() == 0
+
+
+# -- change ----------------------------------------------------------------------------------------
+
+
+def test_change_updates_the_value_and_keeps_key_and_host(editor):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.example.com")
+
+    page = editor.get(change_url(row))
+    assert page.status_code == 200
+    assert 'name="value"' in page.content.decode()
+    assert 'name="key"' not in page.content.decode()  # read-only on the change form
+    assert page.context["adminform"].form.initial["value"] == "600"
+
+    response = editor.post(
+        change_url(row), {"key": "OTHER_KEY", "host": "b.example.com", "value": "1200"}
+    )
+
+    assert response.status_code == 302
+    assert table() == [("SESSION_EXPIRE_SECONDS", "a.example.com", 1200)]
+    latest = SettingOverrideChange.objects.first()
+    assert (latest.action, latest.old_value, latest.new_value, latest.user) == (
+        "updated",
+        600,
+        1200,
+        editor.user,
+    )
+    assert LogEntry.objects.get().action_flag == CHANGE
+
+
+def test_change_with_a_bad_value_writes_nothing(editor):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+
+    response = editor.post(change_url(row), {"value": "ten minutes"})
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["value"]
+    assert "SESSION_EXPIRE_SECONDS" in error and "ten minutes" in error and "an integer" in error
+    assert table() == [("SESSION_EXPIRE_SECONDS", "", 600)]
+
+
+# -- delete ----------------------------------------------------------------------------------------
+
+
+def test_delete_goes_through_unset_and_is_audited(editor):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    url = reverse("admin:request_settings_settingoverride_delete", args=[row.pk])
+
+    assert editor.get(url).status_code == 200
+    response = editor.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert table() == []
+    latest = SettingOverrideChange.objects.first()
+    assert (latest.action, latest.old_value, latest.new_value, latest.user) == (
+        "deleted",
+        600,
+        None,
+        editor.user,
+    )
+    assert LogEntry.objects.get().action_flag == DELETION
+
+
+def test_bulk_delete_action_is_audited_per_row(editor):
+    rows = [
+        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host=h)
+        for h in ("", "a.example.com")
+    ]
+    SettingOverride.objects.set("KEEP_ME", 1)
+
+    response = editor.post(
+        reverse(CHANGELIST),
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert table() == [("KEEP_ME", "", 1)]
+    deleted = SettingOverrideChange.objects.filter(action="deleted")
+    assert sorted(deleted.values_list("host", flat=True)) == ["", "a.example.com"]
+
+
+# -- permissions -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", [CHANGELIST, ADD, EFFECTIVE, AUDIT])
+def test_staff_without_permissions_get_403(django_user_model, view):
+    client = staff_client(django_user_model)
+    assert client.get(reverse(view)).status_code == 403
+
+
+@pytest.mark.parametrize("view", [CHANGELIST, ADD, EFFECTIVE, AUDIT])
+def test_anonymous_users_are_sent_to_the_login_page(client, view):
+    response = client.get(reverse(view))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_staff_without_permissions_cannot_write(django_user_model):
+    client = staff_client(django_user_model)
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+
+    assert client.post(reverse(ADD), {"key": "X_NEW", "host": "", "value": "1"}).status_code == 403
+    assert client.post(change_url(row), {"value": "1200"}).status_code == 403
+    url = reverse("admin:request_settings_settingoverride_delete", args=[row.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert table() == [("SESSION_EXPIRE_SECONDS", "", 600)]
+
+
+def test_view_only_staff_see_masked_values_and_cannot_change(django_user_model):
+    client = staff_client(django_user_model, "view")
+    row = SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token")
+
+    page = client.get(change_url(row))
+    assert page.status_code == 200
+    assert "s3cr3t-token" not in page.content.decode()
+    assert client.post(change_url(row), {"value": "other"}).status_code == 403
+    assert client.get(reverse(ADD)).status_code == 403
+    assert table() == [("PARTNER_API_TOKEN", "", "s3cr3t-token")]
+
+
+# -- changelist ------------------------------------------------------------------------------------
+
+
+def test_changelist_shows_values_beside_settings_py_and_masks_secrets(editor):
+    SettingOverride.objects.set(
+        "SESSION_EXPIRE_SECONDS", 120, host="a.example.com", user=editor.user
+    )
+    SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token")
+
+    response = editor.get(reverse(CHANGELIST))
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "(all hosts)" in text and "a.example.com" in text
+    assert "s3cr3t-token" not in text and "********************" in text
+    assert (
+        '<td class="field-base_display">3600</td>' in text
+    )  # settings.py value beside the override
+    assert '<td class="field-value_display">120</td>' in text
+    assert reverse(EFFECTIVE) in text
+    assert "editor" in text
+
+
+def test_changelist_filters_by_host_and_key_and_searches(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="a.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 300)
+    SettingOverride.objects.set("SITE_BANNER", "hi")
+
+    def shown(**params):
+        response = editor.get(reverse(CHANGELIST), params)
+        assert response.status_code == 200
+        return sorted((r.key, r.host) for r in response.context["cl"].result_list)
+
+    assert shown(host="") == [("SESSION_EXPIRE_SECONDS", ""), ("SITE_BANNER", "")]
+    assert shown(host="a.example.com") == [("SESSION_EXPIRE_SECONDS", "a.example.com")]
+    assert shown(key="SITE_BANNER") == [("SITE_BANNER", "")]
+    assert shown(q="banner") == [("SITE_BANNER", "")]
+    assert len(shown()) == 3
+
+
+# -- effective settings ----------------------------------------------------------------------------
+
+
+@override_settings(
+    REQUEST_SETTINGS_FIELDS={
+        "SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 60}
+    }
+)
+def test_effective_settings_page_shows_where_each_value_comes_from(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 300)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="a.example.com")
+    SettingOverride.objects.set("SITE_BANNER", "hello", host="b.example.com")
+    SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token", host="a.example.com")
+
+    def lines(host):
+        response = editor.get(reverse(EFFECTIVE), {"host": host})
+        assert response.status_code == 200
+        assert "s3cr3t-token" not in response.content.decode()
+        return {line["key"]: line for line in response.context["lines"]}
+
+    a = lines("a.example.com")
+    assert (a["SESSION_EXPIRE_SECONDS"]["base"], a["SESSION_EXPIRE_SECONDS"]["all"]) == (
+        "3600",
+        "300",
+    )
+    assert (a["SESSION_EXPIRE_SECONDS"]["effective"], a["SESSION_EXPIRE_SECONDS"]["source"]) == (
+        "120",
+        "this host",
+    )
+    assert (a["SITE_BANNER"]["effective"], a["SITE_BANNER"]["source"]) == (
+        "(not set)",
+        "settings.py",
+    )
+    assert a["PARTNER_API_TOKEN"]["effective"] == "********************"
+    b = lines("b.example.com")
+    assert (b["SESSION_EXPIRE_SECONDS"]["effective"], b["SESSION_EXPIRE_SECONDS"]["source"]) == (
+        "300",
+        "all hosts",
+    )
+    assert (b["SITE_BANNER"]["effective"], b["SITE_BANNER"]["source"]) == ('"hello"', "this host")
+    every = lines("")
+    assert (
+        every["SESSION_EXPIRE_SECONDS"]["effective"],
+        every["SESSION_EXPIRE_SECONDS"]["source"],
+    ) == (
+        "300",
+        "all hosts",
+    )
+
+
+def test_changelist_links_to_the_effective_page_and_the_history(editor):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 300, host="a.example.com")
+    text = editor.get(reverse(CHANGELIST)).content.decode()
+    assert reverse(EFFECTIVE) in text
+    history = reverse(AUDIT) + "?key=SESSION_EXPIRE_SECONDS&amp;host=a.example.com"
+    assert history in text
+    assert history in editor.get(change_url(row)).content.decode()
+
+
+INSERT = (
+    f"INSERT INTO {SettingOverride._meta.db_table} (key, host, value, created_at, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def test_a_refused_key_inserted_by_raw_sql_is_not_applied_and_shows_as_ignored(editor, client):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT,
+            [
+                "SECURE_HSTS_SECONDS",
+                "",
+                "5",
+                "2026-01-01 00:00:00+00:00",
+                "2026-01-01 00:00:00+00:00",
+            ],
+        )
+        cursor.execute(
+            INSERT,
+            [
+                "SESSION_EXPIRE_SECONDS",
+                "",
+                '"not a number"',
+                "2026-01-01 00:00:00+00:00",
+                "2026-01-01 00:00:00+00:00",
+            ],
+        )
+
+    echo = client.get(
+        reverse("echo"), {"keys": "SECURE_HSTS_SECONDS,SESSION_EXPIRE_SECONDS"}
+    ).json()
+    assert echo["values"] == {"SECURE_HSTS_SECONDS": 0, "SESSION_EXPIRE_SECONDS": 3600}
+
+    lines = {line["key"]: line for line in editor.get(reverse(EFFECTIVE)).context["lines"]}
+    assert lines["SECURE_HSTS_SECONDS"]["all"].startswith("5 (ignored: read once at start-up")
+    assert (lines["SECURE_HSTS_SECONDS"]["effective"], lines["SECURE_HSTS_SECONDS"]["source"]) == (
+        "0",
+        "settings.py",
+    )
+    assert lines["SESSION_EXPIRE_SECONDS"]["source"] == "settings.py"
+
+
+# -- history and revert ----------------------------------------------------------------------------
+
+
+def test_history_page_lists_changes_and_revert_restores_an_earlier_value(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900, host="a.example.com")
+    SettingOverride.objects.set(
+        "SESSION_EXPIRE_SECONDS", 5, host="b.example.com"
+    )  # another host's history
+    first = SettingOverrideChange.objects.get(action="created", host="a.example.com")
+
+    response = editor.get(
+        reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com"}
+    )
+    assert response.status_code == 200
+    assert [(c["change"].action, c["old"], c["new"]) for c in response.context["changes"]] == [
+        ("updated", "600", "900"),
+        ("created", "—", "600"),
+    ]
+
+    revert = reverse("admin:request_settings_settingoverride_revert", args=[first.pk])
+    assert editor.get(revert).status_code == 405  # POST only
+    response = editor.post(revert, follow=True)
+
+    assert response.status_code == 200
+    assert "was reverted to 600" in response.content.decode()
+    assert SettingOverride.objects.get(host="a.example.com").value == 600
+    latest = SettingOverrideChange.objects.filter(host="a.example.com").first()
+    assert (
+        latest.action,
+        latest.old_value,
+        latest.new_value,
+        latest.reverted_from,
+        latest.user,
+    ) == (
+        "reverted",
+        900,
+        600,
+        first,
+        editor.user,
+    )
+    assert [c["change"].action for c in response.context["changes"]] == [
+        "reverted",
+        "updated",
+        "created",
+    ]
+
+
+def test_revert_needs_csrf_and_the_change_permission(django_user_model, editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900)
+    first = SettingOverrideChange.objects.get(action="created")
+    revert = reverse("admin:request_settings_settingoverride_revert", args=[first.pk])
+
+    viewer = staff_client(django_user_model, "view", name="viewer")
+    assert viewer.post(revert).status_code == 403
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(editor.user)
+    assert strict.post(revert).status_code == 403
+    assert SettingOverride.objects.get().value == 900
+    assert SettingOverrideChange.objects.count() == 2
+
+
+def test_a_deletion_cannot_be_reverted_and_a_now_invalid_value_is_refused(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 30)
+    SettingOverride.objects.unset("SESSION_EXPIRE_SECONDS")
+    created, deleted = (SettingOverrideChange.objects.get(action=a) for a in ("created", "deleted"))
+    count = SettingOverrideChange.objects.count()
+
+    revert = reverse("admin:request_settings_settingoverride_revert", args=[deleted.pk])
+    response = editor.post(revert, follow=True)
+    assert "left no value to revert to" in response.content.decode()
+
+    fields = {"SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 60}}
+    with override_settings(REQUEST_SETTINGS_FIELDS=fields):
+        revert = reverse("admin:request_settings_settingoverride_revert", args=[created.pk])
+        response = editor.post(revert, follow=True)
+    assert response.status_code == 200
+    assert "SESSION_EXPIRE_SECONDS" in response.content.decode()
+    assert table() == []
+    assert SettingOverrideChange.objects.count() == count
+
+
+def test_history_masks_secret_values(editor):
+    SettingOverride.objects.set("PARTNER_API_TOKEN", "first-secret")
+    SettingOverride.objects.set("PARTNER_API_TOKEN", "second-secret")
+
+    response = editor.get(reverse(AUDIT), {"key": "PARTNER_API_TOKEN", "host": ""})
+
+    text = response.content.decode()
+    assert "first-secret" not in text and "second-secret" not in text
+    assert "Revert to this value" in text
