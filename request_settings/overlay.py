@@ -22,6 +22,7 @@ from django.conf import LazySettings, settings
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+_object_getattribute = object.__getattribute__
 _layer: ContextVar[Mapping[str, Any] | None] = ContextVar("request_settings_layer", default=None)
 
 Pins = tuple[tuple[str | None, Mapping[str, Any]], ...]
@@ -43,7 +44,11 @@ class _Overridable:
         layer = _layer.get()
         if layer is not None and self.name in layer:
             return layer[self.name]
-        return LazySettings.__getattr__(instance, self.name)
+        try:
+            # Django's own cache of this setting, read without LazyObject.__getattribute__'s detour.
+            return _object_getattribute(instance, "__dict__")[self.name]
+        except KeyError:
+            return LazySettings.__getattr__(instance, self.name)
 
     # Never called (LazySettings defines __setattr__/__delattr__), but their presence makes this a *data*
     # descriptor, which is what lets it win over the values LazySettings caches in the instance __dict__.
