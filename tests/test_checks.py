@@ -336,7 +336,7 @@ def test_subclasses_count_as_the_classes_they_extend(settings):
 
 
 def test_unimportable_middleware_is_not_a_match_and_does_not_crash(settings):
-    settings.MIDDLEWARE = ["nowhere.Middleware", OURS, SESSION]
+    settings.MIDDLEWARE = ["nowhere.Middleware", None, OURS, SESSION]
     assert checks.check_middleware() == []
     settings.MIDDLEWARE = ["nowhere.Middleware", SESSION]
     assert ids(checks.check_middleware()) == ["request_settings.W001"]
@@ -513,4 +513,19 @@ def test_database_check_before_the_table_exists():
         call_command("migrate", "request_settings", verbosity=0)
     assert SettingOverride._meta.db_table in connection.introspection.table_names()
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    assert checks.check_stored_overrides(databases=["default"]) == []
+
+
+class NoOverridesHere:
+    """A router that keeps the override table out of every database."""
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return False if model_name == "settingoverride" else None
+
+
+@pytest.mark.django_db
+def test_database_check_skips_databases_the_table_is_not_routed_to(settings):
+    SettingOverride.objects.create(key="SECRET_KEY", value="stolen")
+    assert ids(checks.check_stored_overrides(databases=["default"])) == ["request_settings.W006"]
+    settings.DATABASE_ROUTERS = ["tests.test_checks.NoOverridesHere"]
     assert checks.check_stored_overrides(databases=["default"]) == []
