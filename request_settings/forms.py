@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.views.debug import SafeExceptionReporterFilter
 
 from request_settings import fields, policy
@@ -36,12 +37,23 @@ def value_text(key: str, value: Any) -> str:
     """The text staff would type for ``value`` of ``key`` (it parses back to the same value)."""
     if value is None:
         return ""
-    prepared = fields.value_field(key).prepare_value(value)
+    field = fields.value_field(key)
+    if isinstance(field, fields.JSONOrTextField) and isinstance(value, str) and _is_json(value):
+        return json.dumps(value)  # the string "42" as 42 would come back as the number 42
+    prepared = field.prepare_value(value)
     if isinstance(prepared, str):
         return prepared
     return (
         json.dumps(prepared) if isinstance(prepared, list | tuple | dict | bool) else str(prepared)
     )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def display_value(key: str, value: Any) -> str:
@@ -109,8 +121,21 @@ def _host_field() -> forms.CharField:
     )
 
 
+class ValueTextField(forms.CharField):
+    """The value as typed; every check, NUL characters included, is the key's own (parse_value)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # parse_value refuses NUL too, and its message names the key and what is accepted.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]
+
+
 def _value_field(widget: type[forms.Widget] = forms.TextInput) -> forms.CharField:
-    return forms.CharField(
+    return ValueTextField(
         label="Value",
         required=False,
         strip=False,
