@@ -70,7 +70,9 @@ class SettingOverrideManager(models.Manager[_Override]):
                     with transaction.atomic(using=using):
                         row = self.create(key=key, host=host, value=value, updated_by=_real_user(user))
                 except IntegrityError:
-                    row = self.select_for_update().get(key=key, host=host)
+                    row = self.select_for_update().filter(key=key, host=host).first()
+                    if row is None:
+                        raise  # not a lost race: a real constraint failure
                 else:
                     self._changed(row, None, value, user, using, created=True)
                     return row
@@ -149,7 +151,8 @@ class AbstractSettingOverride(models.Model):
         validators=[RegexValidator(policy.KEY_PATTERN, _("Enter an upper-case setting name such as SITE_TITLE."))],
         help_text=_("The name of the setting, as in settings.py."),
     )
-    value = models.JSONField(_("value"), help_text=_("A JSON value."))
+    # null=True so that a JSON null round-trips (Django stores None as SQL NULL).
+    value = models.JSONField(_("value"), null=True, help_text=_("A JSON value."))
     host = models.CharField(
         _("host"),
         max_length=255,

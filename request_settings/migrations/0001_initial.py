@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(help_text='The name of the setting, as in settings.py.', max_length=255, validators=[django.core.validators.RegexValidator(re.compile('^[A-Z][A-Z0-9_]*\\Z'), 'Enter an upper-case setting name such as SITE_TITLE.')], verbose_name='key')),
-                ('value', models.JSONField(help_text='A JSON value.', verbose_name='value')),
+                ('value', models.JSONField(help_text='A JSON value.', null=True, verbose_name='value')),
                 ('host', models.CharField(blank=True, default='', help_text='The host this override applies to; empty for every host.', max_length=255, validators=[request_settings.models.validate_host], verbose_name='host')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
