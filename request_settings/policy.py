@@ -7,7 +7,6 @@ whatever the project configures.
 
 from __future__ import annotations
 
-import codecs
 import math
 import re
 from collections.abc import Callable, Collection
@@ -97,8 +96,8 @@ def _seconds_or_null(value: Any) -> str | None:
     return "a positive number of seconds or null"
 
 
-def _text(*, optional: bool = False, path: bool = False) -> Validator:
-    accepted = "a URL path starting with /" if path else "a string"
+def _text(*, optional: bool = False, path: bool = False, one_line: bool = False) -> Validator:
+    accepted = "a URL path starting with /" if path else "a string without line breaks" if one_line else "a string"
     accepted += " or null" if optional else ""
 
     def check(value: Any) -> str | None:
@@ -106,6 +105,8 @@ def _text(*, optional: bool = False, path: bool = False) -> Validator:
             return None
         if not isinstance(value, str) or (path and not value.startswith("/")):
             return accepted
+        if one_line and ("\n" in value or "\r" in value):
+            return accepted  # a line break in a mail header: BadHeaderError on every message, or header injection
         return None
 
     return check
@@ -123,16 +124,17 @@ def _choice(*options: Any) -> Validator:
 
 def _charset(value: Any) -> str | None:
     try:
-        codecs.lookup(value)
+        "".encode(value)  # codecs.lookup() also knows rot13 or base64, which no response can be encoded in
     except (LookupError, TypeError):
         return "the name of a character set Python knows, such as 'utf-8'"
     return None
 
 
 _SAMESITE = _choice("Lax", "Strict", "None", False)
+_MAX_COOKIE_AGE = 2**31 - 1  # beyond, a cookie's expiry date can pass the year 9999 and set_cookie() fails
 
 HONORED: dict[str, Validator] = {
-    "SESSION_COOKIE_AGE": _int(1),
+    "SESSION_COOKIE_AGE": _int(1, _MAX_COOKIE_AGE),
     "SESSION_EXPIRE_AT_BROWSER_CLOSE": _bool,
     "SESSION_COOKIE_SECURE": _bool,
     "SESSION_COOKIE_HTTPONLY": _bool,
@@ -140,17 +142,17 @@ HONORED: dict[str, Validator] = {
     "SESSION_COOKIE_DOMAIN": _text(optional=True),
     "SESSION_COOKIE_PATH": _text(path=True),
     "SESSION_SAVE_EVERY_REQUEST": _bool,
-    "CSRF_COOKIE_AGE": _int(1, optional=True),
+    "CSRF_COOKIE_AGE": _int(1, _MAX_COOKIE_AGE, optional=True),
     "CSRF_COOKIE_SECURE": _bool,
     "CSRF_COOKIE_HTTPONLY": _bool,
     "CSRF_COOKIE_SAMESITE": _SAMESITE,
     "CSRF_COOKIE_DOMAIN": _text(optional=True),
     "CSRF_COOKIE_PATH": _text(path=True),
-    "EMAIL_SUBJECT_PREFIX": _text(),
+    "EMAIL_SUBJECT_PREFIX": _text(one_line=True),
     "EMAIL_TIMEOUT": _seconds_or_null,
     "EMAIL_USE_LOCALTIME": _bool,
-    "DEFAULT_FROM_EMAIL": _text(),
-    "SERVER_EMAIL": _text(),
+    "DEFAULT_FROM_EMAIL": _text(one_line=True),
+    "SERVER_EMAIL": _text(one_line=True),
     "EMAIL_BACKEND": _text(),
     "EMAIL_HOST": _text(),
     "EMAIL_PORT": _int(1, 65535),
