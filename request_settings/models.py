@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -63,7 +63,7 @@ class SettingOverrideManager(models.Manager[_Override]):
         validate_override(key, value)
         using = router.db_for_write(self.model)
         with transaction.atomic(using=using):
-            row = self.select_for_update().filter(key=key, host=host).first()
+            row: _Override | None = self.select_for_update().filter(key=key, host=host).first()
             if row is None:
                 try:
                     # A savepoint: a concurrent insert of the same (key, host) may win the race, then we update it.
@@ -77,7 +77,7 @@ class SettingOverrideManager(models.Manager[_Override]):
                     self._changed(row, None, value, user, using, created=True)
                     return row
             old_value = row.value
-            row.value = value
+            row.value = value  # the row is locked (select_for_update): the last committed write wins
             row.updated_by = _real_user(user)
             row.save(update_fields=["value", "updated_by", "updated_at"])
             self._changed(row, old_value, value, user, using)
@@ -252,5 +252,4 @@ def get_override_model() -> type[AbstractSettingOverride]:
     """The active override model (REQUEST_SETTINGS_MODEL), like ``get_user_model()``."""
     from request_settings.conf.settings import settings as conf
 
-    model: type[AbstractSettingOverride] = conf.models.MODEL
-    return model
+    return cast("type[AbstractSettingOverride]", conf.models.MODEL)

@@ -274,9 +274,10 @@ TYPE_NAMES: dict[type, str] = {
 
 def base_value(key: str, default: Any = None) -> Any:
     """The settings.py value of `key`, never a per-request one (read from Django's own settings holder)."""
-    if not settings.configured:
-        settings._setup()
-    return getattr(settings._wrapped, key, default)
+    lazy: Any = settings  # django-stubs types it as the Settings it wraps
+    if not lazy.configured:
+        lazy._setup()
+    return getattr(lazy._wrapped, key, default)
 
 
 def _type_problem(key: str, value: Any) -> str | None:

@@ -102,7 +102,7 @@ def test_descriptor_reports_itself_on_the_class():
 
 @pytest.mark.parametrize("name", ["configure", "configured", "_wrapped", "_setup"])
 def test_names_of_lazy_settings_attributes_are_refused(name):
-    with pytest.raises(ValueError, match="attribute of django.conf.settings"):
+    with pytest.raises(ValueError, match=r"attribute of django\.conf\.settings"):
         overlay.make_overridable(name)
 
 
@@ -134,7 +134,7 @@ def test_concurrent_threads_see_only_their_own_layer():
         try:
             barrier.wait()
             for _ in range(200):
-                if settings.SESSION_EXPIRE_SECONDS != value:
+                if value != settings.SESSION_EXPIRE_SECONDS:
                     wrong.append(value)
         finally:
             overlay.pop(token)

@@ -99,11 +99,11 @@ def test_database_down_keeps_the_last_snapshot_and_logs_once_per_ttl(clock, capl
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
     assert value_for("a.example.com") == 60
     clock.now += 6
-    with mock.patch.object(store_module, "_load", side_effect=OperationalError("server closed")) as load:
-        with caplog.at_level(logging.WARNING, logger="request_settings"):
-            assert [value_for("a.example.com") for _ in range(5)] == [60] * 5
-            clock.now += 6
-            assert value_for("a.example.com") == 60
+    failing = mock.patch.object(store_module, "_load", side_effect=OperationalError("server closed"))
+    with failing as load, caplog.at_level(logging.WARNING, logger="request_settings"):
+        assert [value_for("a.example.com") for _ in range(5)] == [60] * 5
+        clock.now += 6
+        assert value_for("a.example.com") == 60
     assert load.call_count == 2
     failures = [record for record in caplog.records if "Could not read" in record.getMessage()]
     assert len(failures) == 2
@@ -114,9 +114,9 @@ def test_database_down_keeps_the_last_snapshot_and_logs_once_per_ttl(clock, capl
 
 @pytest.mark.django_db(transaction=True)
 def test_database_down_before_any_snapshot_serves_settings_py(clock, caplog):
-    with mock.patch.object(store_module, "_load", side_effect=OperationalError("no server")):
-        with caplog.at_level(logging.WARNING, logger="request_settings"):
-            assert value_for("a.example.com") == 3600
+    failing = mock.patch.object(store_module, "_load", side_effect=OperationalError("no server"))
+    with failing, caplog.at_level(logging.WARNING, logger="request_settings"):
+        assert value_for("a.example.com") == 3600
     assert "settings.py values" in caplog.text
 
 
