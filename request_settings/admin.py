@@ -39,15 +39,8 @@ class HostFilter(admin.SimpleListFilter):
     title = "host"
     parameter_name = "host"
 
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
-        hosts = (
-            model_admin.get_queryset(request)
-            .order_by("host")
-            .values_list("host", flat=True)
-            .distinct()
-        )
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        hosts = model_admin.get_queryset(request).order_by("host").values_list("host", flat=True).distinct()
         return [(host, host_label(host)) for host in hosts]
 
     def choices(self, changelist: Any) -> Any:
@@ -157,9 +150,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return self.log_change(request, obj, [{"changed": {"fields": ["value"]}}])
         return super().log_addition(request, obj, message)
 
-    def response_add(
-        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
-    ) -> HttpResponse:
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
         if not hasattr(obj, "_request_settings_old_value") or IS_POPUP_VAR in request.POST:
             return super().response_add(request, obj, post_url_continue)
         self.message_user(
@@ -175,9 +166,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         info = self.opts.app_label, self.opts.model_name
         if "_continue" in request.POST:
-            return HttpResponseRedirect(
-                reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)])
-            )
+            return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)]))
         if "_addanother" in request.POST:
             return HttpResponseRedirect(request.path)
         return self.response_post_save_change(request, obj)
@@ -211,22 +200,14 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not self.has_view_permission(request):
             raise PermissionDenied
         host = normalise_host(request.GET.get("host", ""))
-        rows = list(
-            self.model._default_manager.filter(host__in={"", host}).values_list(
-                "key", "host", "value"
-            )
-        )
+        rows = list(self.model._default_manager.filter(host__in={"", host}).values_list("key", "host", "value"))
         overrides: dict[str, dict[str, Any]] = {}
         for key, row_host, value in rows:
             overrides.setdefault(key, {})["host" if row_host else "all"] = value
         in_use = self.model._default_manager.values_list("key", flat=True).distinct()
         keys = sorted(set(in_use) | set(conf.FIELDS))
         lines = [_effective_line(key, host, overrides.get(key, {})) for key in keys]
-        hosts = (
-            self.model._default_manager.exclude(host="")
-            .order_by("host")
-            .values_list("host", flat=True)
-        )
+        hosts = self.model._default_manager.exclude(host="").order_by("host").values_list("host", flat=True)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -247,9 +228,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         host = normalise_host(request.GET.get("host", ""))
         changes = SettingOverrideChange.objects.filter(key=key, host=host).select_related("user")
         current = self.model._default_manager.filter(key=key, host=host).first()
-        can_revert = self.has_change_permission(request) and (
-            current is not None or self.has_add_permission(request)
-        )
+        can_revert = self.has_change_permission(request) and (current is not None or self.has_add_permission(request))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -267,15 +246,9 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "changes": [
                 {
                     "change": change,
-                    "old": _NOT_SET
-                    if change.action == change.Action.CREATED
-                    else display_value(key, change.old_value),
-                    "new": _NOT_SET
-                    if change.action == change.Action.DELETED
-                    else display_value(key, change.new_value),
-                    "user": change.user.get_username()
-                    if change.user
-                    else change.username or _NOT_SET,
+                    "old": _NOT_SET if change.action == change.Action.CREATED else display_value(key, change.old_value),
+                    "new": _NOT_SET if change.action == change.Action.DELETED else display_value(key, change.new_value),
+                    "user": change.user.get_username() if change.user else change.username or _NOT_SET,
                     "revertible": can_revert and audit.can_revert_to(change),
                 }
                 for change in changes
@@ -305,9 +278,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
         return HttpResponseRedirect(_audit_url(self, change.key, change.host))
 
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         info = self.opts.app_label, self.opts.model_name
         extra = {
             "effective_url": reverse("admin:{}_{}_effective".format(*info)),

@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 # Set while a revert runs, so that the record the write API makes says "reverted" and points at
 # its source.
-_reverting: ContextVar[SettingOverrideChange | None] = ContextVar(
-    "request_settings_reverting", default=None
-)
+_reverting: ContextVar[SettingOverrideChange | None] = ContextVar("request_settings_reverting", default=None)
 
 
 def record(
@@ -90,6 +88,4 @@ def revert(change: SettingOverrideChange, user: UserLike = None) -> Any:
             params={"key": change.key},
         )
     with _reverting_to(change):
-        return get_override_model().objects.set(
-            change.key, change.new_value, host=change.host, user=user
-        )
+        return get_override_model().objects.set(change.key, change.new_value, host=change.host, user=user)

@@ -43,9 +43,7 @@ def value_text(key: str, value: Any) -> str:
     prepared = field.prepare_value(value)
     if isinstance(prepared, str):
         return prepared
-    return (
-        json.dumps(prepared) if isinstance(prepared, list | tuple | dict | bool) else str(prepared)
-    )
+    return json.dumps(prepared) if isinstance(prepared, list | tuple | dict | bool) else str(prepared)
 
 
 def _is_json(text: str) -> bool:
@@ -76,9 +74,7 @@ def known_keys() -> list[str]:
     # dir() of the settings object is that of Django's holder: the names settings.py (or
     # Django) defines.
     candidates.update(name for name in dir(settings) if policy.KEY_PATTERN.fullmatch(name))
-    candidates.update(
-        get_override_model()._default_manager.values_list("key", flat=True).distinct()
-    )
+    candidates.update(get_override_model()._default_manager.values_list("key", flat=True).distinct())
     return sorted(key for key in candidates if policy.refusal(key) is None)
 
 
@@ -87,9 +83,7 @@ class DatalistTextInput(forms.TextInput):
 
     template_name = "request_settings/widgets/datalist.html"
 
-    def __init__(
-        self, options: Callable[[], Iterable[str]], attrs: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, options: Callable[[], Iterable[str]], attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
         self.options = options
 
@@ -128,9 +122,7 @@ class ValueTextField(forms.CharField):
         super().__init__(**kwargs)
         # parse_value refuses NUL too, and its message names the key and what is accepted.
         self.validators = [
-            validator
-            for validator in self.validators
-            if not isinstance(validator, ProhibitNullCharactersValidator)
+            validator for validator in self.validators if not isinstance(validator, ProhibitNullCharactersValidator)
         ]
 
 
@@ -277,9 +269,7 @@ class SettingOverrideAdminForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["value"].widget.attrs.update({"rows": 3, "cols": 60})
         if self.instance.pk is not None:
             self.initial["value"] = value_text(self.instance.key, self.instance.value)
-            self.fields[
-                "value"
-            ].help_text = f"{self.instance.key}: {fields.accepted_text(self.instance.key)}."
+            self.fields["value"].help_text = f"{self.instance.key}: {fields.accepted_text(self.instance.key)}."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -79,31 +79,22 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
                 }
                 for row in rows.order_by("key", "host")
             ],
-            defaults=[
-                {"key": key, "value": display_value(key, policy.base_value(key))}
-                for key in (self.keys or ())
-            ],
+            defaults=[{"key": key, "value": display_value(key, policy.base_value(key))} for key in (self.keys or ())],
         )
         return context
 
     def form_valid(self, form: SettingOverrideForm) -> HttpResponse:
         try:
             row = form.save(user=self.request.user)
-        except (
-            ValidationError
-        ) as error:  # the write API re-validates: a policy change since clean() lands here
+        except ValidationError as error:  # the write API re-validates: a policy change since clean() lands here
             form.add_error(None, error)
             return self.form_invalid(form)
         data = form.cleaned_data
         where = host_label(data["host"])
         if row is None:
-            messages.success(
-                self.request, f"{data['key']} for {where} now uses the settings.py value."
-            )
+            messages.success(self.request, f"{data['key']} for {where} now uses the settings.py value.")
         else:
-            messages.success(
-                self.request, f"{row.key} for {where} is now {display_value(row.key, row.value)}."
-            )
+            messages.success(self.request, f"{row.key} for {where} is now {display_value(row.key, row.value)}.")
         return super().form_valid(form)
 
     def get_success_url(self) -> str:

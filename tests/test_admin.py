@@ -46,9 +46,7 @@ def change_url(row):
 
 
 def test_add_creates_a_typed_row_audited_and_logged(editor):
-    response = editor.post(
-        reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "A.Example.com", "value": "120"}
-    )
+    response = editor.post(reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "A.Example.com", "value": "120"})
 
     assert response.status_code == 302
     row = SettingOverride.objects.get()
@@ -90,9 +88,7 @@ def test_add_on_an_existing_row_needs_the_change_permission(django_user_model):
     client = staff_client(django_user_model, "view", "add")
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
 
-    response = client.post(
-        reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "90"}
-    )
+    response = client.post(reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "90"})
 
     assert response.status_code == 403
     assert table() == [("SESSION_EXPIRE_SECONDS", "", 600)]
@@ -107,9 +103,7 @@ def test_add_form_offers_known_keys_but_accepts_a_new_one(editor):
     assert '<option value="SESSION_EXPIRE_SECONDS">' in page
     assert '<option value="SITE_BANNER">' in page
     assert '<option value="SECRET_KEY">' not in page  # refused keys are not offered
-    response = editor.post(
-        reverse(ADD), {"key": "BRAND_NEW_FLAG", "host": "", "value": '{"on": true}'}
-    )
+    response = editor.post(reverse(ADD), {"key": "BRAND_NEW_FLAG", "host": "", "value": '{"on": true}'})
     assert response.status_code == 302
     assert SettingOverride.objects.get(key="BRAND_NEW_FLAG").value == {"on": True}
 
@@ -118,9 +112,7 @@ def test_add_refused_key_shows_the_reason_and_writes_nothing(editor):
     response = editor.post(reverse(ADD), {"key": "SECRET_KEY", "host": "", "value": "x"})
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors["key"] == [
-        "SECRET_KEY cannot be overridden: security-critical."
-    ]
+    assert response.context["adminform"].form.errors["key"] == ["SECRET_KEY cannot be overridden: security-critical."]
     assert table() == []
     assert SettingOverrideChange.objects.count() == 0
 
@@ -137,9 +129,7 @@ def test_change_updates_the_value_and_keeps_key_and_host(editor):
     assert 'name="key"' not in page.content.decode()  # read-only on the change form
     assert page.context["adminform"].form.initial["value"] == "600"
 
-    response = editor.post(
-        change_url(row), {"key": "OTHER_KEY", "host": "b.example.com", "value": "1200"}
-    )
+    response = editor.post(change_url(row), {"key": "OTHER_KEY", "host": "b.example.com", "value": "1200"})
 
     assert response.status_code == 302
     assert table() == [("SESSION_EXPIRE_SECONDS", "a.example.com", 1200)]
@@ -187,10 +177,7 @@ def test_delete_goes_through_unset_and_is_audited(editor):
 
 
 def test_bulk_delete_action_is_audited_per_row(editor):
-    rows = [
-        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host=h)
-        for h in ("", "a.example.com")
-    ]
+    rows = [SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host=h) for h in ("", "a.example.com")]
     SettingOverride.objects.set("KEEP_ME", 1)
 
     response = editor.post(
@@ -247,9 +234,7 @@ def test_view_only_staff_see_masked_values_and_cannot_change(django_user_model):
 
 
 def test_changelist_shows_values_beside_settings_py_and_masks_secrets(editor):
-    SettingOverride.objects.set(
-        "SESSION_EXPIRE_SECONDS", 120, host="a.example.com", user=editor.user
-    )
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="a.example.com", user=editor.user)
     SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token")
 
     response = editor.get(reverse(CHANGELIST))
@@ -258,9 +243,7 @@ def test_changelist_shows_values_beside_settings_py_and_masks_secrets(editor):
     text = response.content.decode()
     assert "(all hosts)" in text and "a.example.com" in text
     assert "s3cr3t-token" not in text and "********************" in text
-    assert (
-        '<td class="field-base_display">3600</td>' in text
-    )  # settings.py value beside the override
+    assert '<td class="field-base_display">3600</td>' in text  # settings.py value beside the override
     assert '<td class="field-value_display">120</td>' in text
     assert reverse(EFFECTIVE) in text
     assert "editor" in text
@@ -287,9 +270,7 @@ def test_changelist_filters_by_host_and_key_and_searches(editor):
 
 
 @override_settings(
-    REQUEST_SETTINGS_FIELDS={
-        "SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 60}
-    }
+    REQUEST_SETTINGS_FIELDS={"SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 60}}
 )
 def test_effective_settings_page_shows_where_each_value_comes_from(editor):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 300)
@@ -371,9 +352,7 @@ def test_a_refused_key_inserted_by_raw_sql_is_not_applied_and_shows_as_ignored(e
             ],
         )
 
-    echo = client.get(
-        reverse("echo"), {"keys": "SECURE_HSTS_SECONDS,SESSION_EXPIRE_SECONDS"}
-    ).json()
+    echo = client.get(reverse("echo"), {"keys": "SECURE_HSTS_SECONDS,SESSION_EXPIRE_SECONDS"}).json()
     assert echo["values"] == {"SECURE_HSTS_SECONDS": 0, "SESSION_EXPIRE_SECONDS": 3600}
 
     lines = {line["key"]: line for line in editor.get(reverse(EFFECTIVE)).context["lines"]}
@@ -391,14 +370,10 @@ def test_a_refused_key_inserted_by_raw_sql_is_not_applied_and_shows_as_ignored(e
 def test_history_page_lists_changes_and_revert_restores_an_earlier_value(editor):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.example.com")
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900, host="a.example.com")
-    SettingOverride.objects.set(
-        "SESSION_EXPIRE_SECONDS", 5, host="b.example.com"
-    )  # another host's history
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 5, host="b.example.com")  # another host's history
     first = SettingOverrideChange.objects.get(action="created", host="a.example.com")
 
-    response = editor.get(
-        reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com"}
-    )
+    response = editor.get(reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com"})
     assert response.status_code == 200
     assert [(c["change"].action, c["old"], c["new"]) for c in response.context["changes"]] == [
         ("updated", "600", "900"),

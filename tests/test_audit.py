@@ -55,9 +55,7 @@ def test_a_rolled_back_change_leaves_neither_row_nor_record():
         SettingOverride.objects.set("OTHER_KEY", 1)
         raise RuntimeError("after the write")
 
-    assert list(SettingOverride.objects.values_list("key", "value")) == [
-        ("SESSION_EXPIRE_SECONDS", 600)
-    ]
+    assert list(SettingOverride.objects.values_list("key", "value")) == [("SESSION_EXPIRE_SECONDS", 600)]
     assert history() == [("created", None, 600)]
     assert SettingOverrideChange.objects.count() == 1
 
@@ -121,10 +119,5 @@ async def test_the_async_twins_are_audited_too():
     await SettingOverride.objects.aset("SESSION_EXPIRE_SECONDS", 600)
     await SettingOverride.objects.aunset("SESSION_EXPIRE_SECONDS")
 
-    actions = [
-        action
-        async for action in SettingOverrideChange.objects.order_by("id").values_list(
-            "action", flat=True
-        )
-    ]
+    actions = [action async for action in SettingOverrideChange.objects.order_by("id").values_list("action", flat=True)]
     assert actions == ["created", "deleted"]

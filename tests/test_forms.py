@@ -110,9 +110,7 @@ def test_good_input_is_stored_typed(editor, post, key, text, value):
         ("NEW_TEXT_KEY", "bad\x00text", "NEW_TEXT_KEY"),
     ],
 )
-def test_bad_input_names_the_key_and_what_is_accepted_and_writes_nothing(
-    editor, post, key, text, accepted
-):
+def test_bad_input_names_the_key_and_what_is_accepted_and_writes_nothing(editor, post, key, text, accepted):
     SettingOverride.objects.set("UNRELATED_KEY", 1)
     before = table()
 
@@ -257,9 +255,7 @@ class PropertyTests(TestCase):
             assert table() == before
             assert SettingOverrideChange.objects.count() == audits
         else:
-            row = SettingOverride.objects.get(
-                key=key, host=host.strip().lower().rstrip(".").split(":")[0]
-            )
+            row = SettingOverride.objects.get(key=key, host=host.strip().lower().rstrip(".").split(":")[0])
             assert SettingOverrideChange.objects.count() == audits + 1
             assert SettingOverrideChange.objects.first().new_value == row.value
 

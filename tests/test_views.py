@@ -75,25 +75,17 @@ def test_the_form_writes_through_the_write_api_with_the_user(editor):
 
 
 def test_the_override_applies_to_that_host_only(editor):
-    editor.post(
-        reverse(EDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com", "value": "300"}
-    )
+    editor.post(reverse(EDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com", "value": "300"})
 
     echo = Client()
-    assert echo.get(reverse("echo"), HTTP_HOST="a.example.com").json()["values"] == {
-        "SESSION_EXPIRE_SECONDS": 300
-    }
-    assert echo.get(reverse("echo"), HTTP_HOST="b.example.com").json()["values"] == {
-        "SESSION_EXPIRE_SECONDS": 3600
-    }
+    assert echo.get(reverse("echo"), HTTP_HOST="a.example.com").json()["values"] == {"SESSION_EXPIRE_SECONDS": 300}
+    assert echo.get(reverse("echo"), HTTP_HOST="b.example.com").json()["values"] == {"SESSION_EXPIRE_SECONDS": 3600}
 
 
 def test_the_form_is_csrf_protected(django_user_model):
     strict = Client(enforce_csrf_checks=True)
     user = django_user_model.objects.create_user("strict")
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=["add_settingoverride", "change_settingoverride"])
-    )
+    user.user_permissions.set(Permission.objects.filter(codename__in=["add_settingoverride", "change_settingoverride"]))
     strict.force_login(user)
 
     response = strict.post(reverse(EDIT), {"key": "X_KEY", "host": "", "value": "1"})
@@ -103,9 +95,7 @@ def test_the_form_is_csrf_protected(django_user_model):
     page = strict.get(reverse(EDIT))
     token = page.context["csrf_token"]
     assert (
-        strict.post(
-            reverse(EDIT), {"key": "X_KEY", "host": "", "value": "1", "csrfmiddlewaretoken": token}
-        ).status_code
+        strict.post(reverse(EDIT), {"key": "X_KEY", "host": "", "value": "1", "csrfmiddlewaretoken": token}).status_code
         == 302
     )
     assert table() == [("X_KEY", "", 1)]

@@ -1,0 +1,122 @@
+"""A real browser: staff set SESSION_EXPIRE_SECONDS for one host; only its sessions expire.
+
+The live server runs in a thread (pytest-django's ``live_server``) and Playwright's sync API in
+another, away from Django's async-safety check (DESIGN.md, "Traps"). Debian's Chromium is used:
+no browser download.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import django.contrib.admin
+import pytest
+
+from tests.conftest import require_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("REQUEST_SETTINGS_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Chromium resolves *.localhost to loopback itself; say so anyway, whatever the resolver does.
+    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+]
+SHORT = 2  # seconds a session on a.localhost may live once the override is set
+PASSWORD = "browser-pw"
+
+
+@pytest.fixture
+def sync_playwright():
+    require_server("Chromium", os.access(CHROMIUM, os.X_OK))
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_server("Playwright's Python package", False)
+    return sync_playwright
+
+
+def drive(sync_playwright, port: int) -> dict[str, object]:
+    """Everything the browser does and sees; runs in its own thread."""
+    seen: dict[str, object] = {}
+    a, b = f"http://a.localhost:{port}", f"http://b.localhost:{port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1600, "height": 900}).new_page()
+
+            def log_in(origin: str) -> None:
+                page.goto(f"{origin}/admin/login/?next=/admin/")
+                page.fill("#id_username", "staff")
+                page.fill("#id_password", PASSWORD)
+                page.click("input[type=submit]")
+                page.wait_for_url(f"{origin}/admin/")
+
+            # On b.localhost (sessions keep settings.py's hour): add the override for a.localhost.
+            log_in(b)
+            page.goto(f"{b}/admin/request_settings/settingoverride/add/")
+            page.fill("#id_key", "SESSION_EXPIRE_SECONDS")
+            page.fill("#id_host", "a.localhost")
+            page.fill("#id_value", str(SHORT))
+            page.click("input[name=_save]")
+            page.wait_for_url(f"{b}/admin/request_settings/settingoverride/")
+            seen["changelist"] = page.inner_text("#result_list")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "changelist.png"), full_page=True)
+
+            # A session on each host, started now.
+            log_in(a)
+            seen["a_echo"] = page.goto(f"{a}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+            seen["b_echo"] = page.goto(f"{b}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+            page.goto(f"{a}/admin/")
+            seen["a_before"] = page.url
+            time.sleep(SHORT + 1)  # the shortest wait that crosses the new limit
+            page.goto(f"{a}/admin/")
+            seen["a_after"] = page.url  # django-session-timeout flushes it and redirects to LOGIN_URL
+            page.goto(f"{a}/admin/")
+            seen["a_again"] = page.url
+            page.goto(f"{b}/admin/request_settings/settingoverride/")
+            seen["b_after"] = page.url
+        finally:
+            browser.close()
+    return seen
+
+
+def test_a_per_host_session_timeout_set_in_the_admin_expires_only_that_hosts_sessions(
+    sync_playwright, live_server, settings, django_user_model
+):
+    settings.ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1"]
+    # The live server serves /static/ from STATIC_ROOT: the admin's files, for a styled screenshot.
+    settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
+    django_user_model.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    port = int(live_server.url.rsplit(":", 1)[1])
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        seen = executor.submit(drive, sync_playwright, port).result(timeout=120)
+
+    assert "SESSION_EXPIRE_SECONDS" in seen["changelist"] and "a.localhost" in seen["changelist"]
+    assert (ARTIFACTS / "changelist.png").stat().st_size > 0
+    assert (seen["a_echo"], seen["b_echo"]) == (SHORT, 3600)
+    a, b = f"http://a.localhost:{port}", f"http://b.localhost:{port}"
+    assert seen["a_before"] == f"{a}/admin/"  # logged in on a.localhost ...
+    assert seen["a_after"] == f"{a}/accounts/login/?next=/admin/"  # ... timed out SHORT seconds later
+    assert seen["a_again"] == f"{a}/admin/login/?next=/admin/"  # and logged out
+    assert seen["b_after"] == f"{b}/admin/request_settings/settingoverride/"  # b.localhost keeps its session
+
+    from request_settings.models import SettingOverride, SettingOverrideChange
+
+    assert list(SettingOverride.objects.values_list("key", "host", "value")) == [
+        ("SESSION_EXPIRE_SECONDS", "a.localhost", SHORT)
+    ]
+    assert SettingOverrideChange.objects.get().username == "staff"
