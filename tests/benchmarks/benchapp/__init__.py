@@ -1,0 +1,1 @@
+"""A tiny app for the benchmarks: the trivial view and django-dynamic-preferences' registry."""

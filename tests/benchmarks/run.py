@@ -1,0 +1,411 @@
+"""Benchmarks of request_settings against plain Django and its peers, side by side, in one run.
+
+    python tests/benchmarks/run.py [--save] [--seconds N] [--skip-server]
+
+Run it with an interpreter that has the ``bench`` extra (Django, the peers, gunicorn, redis); the
+repository is put on every child's PYTHONPATH. It starts one process per mode (measure.py), then
+gunicorn with and without the middleware under ``wrk`` (a small Python client when wrk is missing),
+and prints a markdown table; ``--save`` also writes it to tests/benchmarks/RESULTS.md. Redis on
+127.0.0.1:6379 serves constance's Redis rows (DB 11, keys prefixed "bench-rs"; BENCH_REDIS_URL).
+Never part of the pass/fail suite: the machine is shared and noisy; read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+HOST = "h5.bench.test"
+PEERS = [
+    "Django",
+    "django-constance",
+    "django-dynamic-preferences",
+    "django-extra-settings",
+    "redis",
+    "gunicorn",
+]
+
+
+def child_env(mode: str, db: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BENCH_MODE=mode,
+        BENCH_DB=str(db),
+        BENCH_REDIS_URL=REDIS_URL,
+        DJANGO_SETTINGS_MODULE="tests.benchmarks.settings",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        **extra,
+    )
+    return env
+
+
+def measure(mode: str, tmp: Path) -> dict[str, Any] | None:
+    print(f"  measuring {mode} ...", file=sys.stderr, flush=True)
+    (tmp / f"{mode}.sqlite3").unlink(missing_ok=True)  # a fresh database for every run
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.measure", mode],
+        cwd=ROOT,
+        env=child_env(mode, tmp / f"{mode}.sqlite3"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        print(f"  {mode} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def best_of(first: Any, second: Any) -> Any:
+    """Merge two runs' figures: the lower min and the lower median of each (None: a run failed)."""
+    if first is None or second is None:
+        return first if second is None else second
+    if isinstance(first, dict) and set(first) == {"min", "median"}:
+        return {key: min(first[key], second[key]) for key in first}
+    if isinstance(first, dict):
+        return {key: best_of(value, second.get(key)) for key, value in first.items()}
+    return min(first, second)
+
+
+def redis_up() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def clean_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+    keys = list(client.scan_iter("bench-rs*")) + list(client.scan_iter(":1:bench-rs*"))
+    if keys:
+        client.delete(*keys)
+
+
+# --- throughput under gunicorn ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/t/", headers={"Host": HOST})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not answer on port {port}")
+
+
+def load_wrk(port: int, seconds: float) -> float:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c16",
+            f"-d{max(1, round(seconds))}s",
+            "-H",
+            f"Host: {HOST}",
+            f"http://127.0.0.1:{port}/t/",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def load_python(port: int, seconds: float) -> float:
+    """Fallback client: 8 threads, a connection per request (gunicorn's sync workers close it)."""
+    done = [0]
+    errors = [0]
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def worker() -> None:
+        count = bad = 0
+        while time.monotonic() < stop:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/t/", headers={"Host": HOST})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            count += 1
+            bad += response.status != 200
+        with lock:
+            done[0] += count
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors[0]:
+        raise RuntimeError(f"{errors[0]} responses were not 200")
+    return done[0] / seconds
+
+
+def throughput(tmp: Path, seconds: float, rounds: int) -> dict[str, Any]:
+    """req/s of gunicorn (2 sync workers) on the trivial view, variants interleaved by round."""
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
+        "gunicorn"
+    )
+    if gunicorn is None:
+        raise RuntimeError("gunicorn is not installed")
+    db = tmp / "serve.sqlite3"
+    subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.measure", "serve-setup"],
+        cwd=ROOT,
+        env=child_env("ours", db),
+        check=True,
+        capture_output=True,
+    )
+    client = "wrk -t2 -c16" if shutil.which("wrk") else "Python client, 8 threads"
+    load = load_wrk if shutil.which("wrk") else load_python
+    variants = {"plain": ("plain", "off"), "off": ("ours", "off"), "on": ("ours", "on")}
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (mode, middleware) in variants.items():
+            print(f"  gunicorn {name} ...", file=sys.stderr, flush=True)
+            port = free_port()
+            server = subprocess.Popen(
+                [
+                    gunicorn,
+                    "-w",
+                    "2",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "tests.benchmarks.wsgi:application",
+                ],
+                cwd=ROOT,
+                env=child_env(mode, db, BENCH_MIDDLEWARE=middleware),
+            )
+            try:
+                wait_ready(port, time.monotonic() + 30)
+                load(port, 1)  # warm up both workers
+                rates[name].append(load(port, seconds))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    return {
+        "client": client,
+        "seconds": seconds,
+        "rounds": rounds,
+        "rps": {name: statistics.median(values) for name, values in rates.items()},
+    }
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def versions() -> str:
+    found = []
+    for name in PEERS:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (missing)")
+    return ", ".join(found)
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x"
+
+
+def report(results: dict[str, Any], server: dict[str, Any] | None, args: argparse.Namespace) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: "
+        f"`python tests/benchmarks/run.py{' --save' if args.save else ''}` "
+        f"(plain and ours: best of {args.process_rounds} alternated processes)",
+        f"- Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs), "
+        f"{versions()}",
+        "- Shared, noisy machine: compare the ratios. Reads: timeit, min of 7 repeats "
+        "(median in brackets).",
+        "",
+        "## Reading one value (ns per read)",
+        "",
+        "| what | ns/read | x plain Django |",
+        "|---|---:|---:|",
+    ]
+    plain = results.get("plain")
+    base = plain["read"]["min"] if plain else None
+
+    def read_row(label: str, figures: dict[str, float] | None) -> None:
+        if figures is None:
+            lines.append(f"| {label} | n/a | n/a |")
+            return
+        scale = ratio(figures["min"], base) if base else "n/a"
+        lines.append(f"| {label} | {figures['min']:,.0f} ({figures['median']:,.0f}) | {scale} |")
+
+    ours = results.get("ours") or {}
+    read_row("plain Django `settings.X` (request_settings not installed)", plain and plain["read"])
+    read_row("request_settings: untouched key", ours.get("untouched"))
+    read_row(
+        "request_settings: overridden key, inside a layer (`activate(host)`)",
+        ours.get("overridden_inside"),
+    )
+    read_row("request_settings: overridden key, outside any layer", ours.get("overridden_outside"))
+    peers = [
+        ("constance-db", "django-constance `config.X`, database backend + Django RedisCache"),
+        ("constance-db-nocache", "django-constance `config.X`, database backend, no cache"),
+        ("constance-redis", "django-constance `config.X`, RedisBackend"),
+        (
+            "constance-caching-redis",
+            "django-constance `config.X`, CachingRedisBackend (in-process, 60 s)",
+        ),
+        (
+            "dynprefs",
+            'django-dynamic-preferences `global_preferences["bench__limit"]` (LocMemCache)',
+        ),
+        ("extra-settings", 'django-extra-settings `Setting.get("BENCH_LIMIT")` (LocMemCache)'),
+    ]
+    for mode, label in peers:
+        found = results.get(mode)
+        read_row(label, found and found["read"])
+
+    lines += [
+        "",
+        "## One request through `WSGIHandler` (a trivial view that reads one setting)",
+        "",
+        "| what | µs/request | overhead vs no middleware | x no middleware | x plain Django |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    plain_us = plain["wsgi"]["plain"]["min"] if plain else None
+
+    def wsgi_row(label: str, figures: dict[str, float], off: dict[str, float] | None) -> None:
+        over = f"+{figures['min'] - off['min']:.1f} µs" if off else "—"
+        vs_off = ratio(figures["min"], off["min"]) if off else "—"
+        vs_plain = ratio(figures["min"], plain_us) if plain_us else "n/a"
+        lines.append(
+            f"| {label} | {figures['min']:.1f} ({figures['median']:.1f}) | {over} | {vs_off} "
+            f"| {vs_plain} |"
+        )
+
+    if plain:
+        wsgi_row("plain Django, no middleware, app not installed", plain["wsgi"]["plain"], None)
+    if "wsgi_10" in ours:
+        w10, w10k = ours["wsgi_10"], ours["wsgi_10k"]
+        wsgi_row("app installed, no middleware (10 hosts of rows)", w10["off"], None)
+        wsgi_row("with RequestSettingsMiddleware, 10 hosts of rows", w10["on"], w10["off"])
+        wsgi_row("app installed, no middleware (10,000 hosts of rows)", w10k["off"], None)
+        wsgi_row(
+            "with RequestSettingsMiddleware, 10,000 hosts, known host", w10k["on"], w10k["off"]
+        )
+        wsgi_row(
+            "with RequestSettingsMiddleware, 10,000 hosts, unknown host",
+            w10k["on_unknown"],
+            w10k["off"],
+        )
+        snap = ours["snapshot_10k"]
+        lines += [
+            "",
+            "10,000 vs 10 hosts, per request with the middleware: "
+            f"{ratio(w10k['on']['min'], w10['on']['min'])}. Snapshot of 10,000 hosts: refresh "
+            f"(one query + build) {snap['refresh_ms']['min']:.0f} ms "
+            f"(median {snap['refresh_ms']['median']:.0f} ms), once per TTL per process; "
+            f"memory {snap['bytes'] / 2**20:.1f} MiB (tracemalloc).",
+        ]
+
+    if server:
+        rps = server["rps"]
+        lines += [
+            "",
+            f"## Throughput: gunicorn, 2 sync workers, 127.0.0.1, {server['client']}, "
+            f"{server['seconds']:g} s "
+            f"x {server['rounds']} interleaved rounds (median)",
+            "",
+            "| what | requests/s | x plain Django | x no middleware |",
+            "|---|---:|---:|---:|",
+            f"| plain Django (app not installed) | {rps['plain']:,.0f} | 1.00x | — |",
+            f"| app installed, no middleware | {rps['off']:,.0f} "
+            f"| {ratio(rps['off'], rps['plain'])} | 1.00x |",
+            f"| with RequestSettingsMiddleware (10 hosts) | {rps['on']:,.0f} "
+            f"| {ratio(rps['on'], rps['plain'])} "
+            f"| {ratio(rps['on'], rps['off'])} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--save", action="store_true", help="also write tests/benchmarks/RESULTS.md"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=4, help="seconds of load per gunicorn run (default 4)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved gunicorn rounds (default 2)"
+    )
+    parser.add_argument(
+        "--process-rounds", type=int, default=2, help="runs of plain and ours, alternated"
+    )
+    parser.add_argument("--skip-server", action="store_true", help="no gunicorn throughput runs")
+    args = parser.parse_args()
+
+    modes = ["plain", "ours", "dynprefs", "extra-settings", "constance-db-nocache"]
+    if redis_up():
+        modes += ["constance-db", "constance-redis", "constance-caching-redis"]
+    else:
+        print(
+            f"  Redis at {REDIS_URL} is not reachable: constance's Redis rows are skipped",
+            file=sys.stderr,
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-rs-") as name:
+        tmp = Path(name)
+        try:
+            results = {mode: measure(mode, tmp) for mode in modes}
+            # plain and ours run in separate processes: alternate them again and keep the best of
+            # each figure, so that a burst of load on the machine does not land on one side only.
+            for _ in range(args.process_rounds - 1):
+                for mode in ("plain", "ours"):
+                    results[mode] = best_of(results[mode], measure(mode, tmp))
+            server = None if args.skip_server else throughput(tmp, args.seconds, args.rounds)
+        finally:
+            if "constance-redis" in modes:
+                clean_redis()
+    text = report(results, server, args)
+    print(text)
+    if args.save:
+        (HERE / "RESULTS.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
