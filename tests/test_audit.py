@@ -115,6 +115,8 @@ def test_a_failed_revert_clears_the_revert_marker():
     assert SettingOverrideChange.objects.first().action == "updated"
 
 
+# The async twins write from a worker thread, outside the test's transaction: flush the table afterwards.
+@pytest.mark.django_db(transaction=True)
 async def test_the_async_twins_are_audited_too():
     await SettingOverride.objects.aset("SESSION_EXPIRE_SECONDS", 600)
     await SettingOverride.objects.aunset("SESSION_EXPIRE_SECONDS")
