@@ -89,9 +89,7 @@ class Broadcast:
         with self._lock:
             if self._down:
                 self._down = False
-                logger.info(
-                    "The %r cache is reachable again: changes propagate through it again.", alias
-                )
+                logger.info("The %r cache is reachable again: changes propagate through it again.", alias)
             moved = bool(stamp != self._seen)
             self._seen = stamp
         return moved

@@ -132,9 +132,7 @@ def test_another_process_change_shows_at_the_next_poll_long_before_the_ttl(share
     assert value_for() == 600  # not due yet: the cached snapshot serves, the stamp is not read
 
     clock.advance(POLL_INTERVAL / 2)
-    assert (
-        value_for() == 60
-    )  # due: one read of the stamp, and the same request already sees the change
+    assert value_for() == 60  # due: one read of the stamp, and the same request already sees the change
     assert clock.now - 1000.0 < store._cache.ttl
 
 
@@ -206,9 +204,7 @@ async def test_the_async_path_reads_the_stamp_off_the_event_loop(shared_cache, c
 def test_redis_down_requests_succeed_and_fall_back_to_the_ttl_logged_once(clock, caplog):
     with override_settings(CACHES=DEAD_REDIS, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
         caplog.set_level(logging.INFO, logger="request_settings")
-        SettingOverride.objects.set(
-            KEY, 600, host=HOST
-        )  # the publish fails: the write still succeeds
+        SettingOverride.objects.set(KEY, 600, host=HOST)  # the publish fails: the write still succeeds
         assert SettingOverride.objects.get(key=KEY, host=HOST).value == 600
         assert value_for() == 600
 
@@ -221,9 +217,7 @@ def test_redis_down_requests_succeed_and_fall_back_to_the_ttl_logged_once(clock,
         clock.advance(store._cache.ttl)
         assert value_for() == 60
 
-    outage = [
-        r for r in caplog.records if "cache" in r.getMessage() and r.levelno == logging.WARNING
-    ]
+    outage = [r for r in caplog.records if "cache" in r.getMessage() and r.levelno == logging.WARNING]
     assert len(outage) == 1, [r.getMessage() for r in outage]
     assert "'broadcast'" in outage[0].getMessage()
     assert "REQUEST_SETTINGS_CACHE_TTL" in outage[0].getMessage()
@@ -239,9 +233,7 @@ class FlakyCache(LocMemCache):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_polls_back_off_to_the_ttl_while_the_cache_is_down_and_recovery_is_logged(
-    clock, caplog, monkeypatch
-):
+def test_polls_back_off_to_the_ttl_while_the_cache_is_down_and_recovery_is_logged(clock, caplog, monkeypatch):
     flaky = {
         **LOCAL_CACHES,
         "broadcast": {"BACKEND": f"{__name__}.FlakyCache", "LOCATION": "flaky"},

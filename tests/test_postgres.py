@@ -29,9 +29,7 @@ def require_postgres():
         return
     if os.environ.get("CI") == "true":
         pytest.fail("This test needs PostgreSQL: run it with REQUEST_SETTINGS_TEST_DB=postgres.")
-    pytest.skip(
-        "Needs PostgreSQL: run with REQUEST_SETTINGS_TEST_DB=postgres (CI=true fails here)."
-    )
+    pytest.skip("Needs PostgreSQL: run with REQUEST_SETTINGS_TEST_DB=postgres (CI=true fails here).")
 
 
 @pytest.fixture(autouse=True)
@@ -104,20 +102,16 @@ def test_a_raw_duplicate_insert_is_refused_by_the_database(host):
     SettingOverride.objects.set(KEY, "first", host=host)
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {TABLE} (key, host, value, created_at, updated_at) "
-            "VALUES (%s, %s, %s, now(), now())",
+            f"INSERT INTO {TABLE} (key, host, value, created_at, updated_at) VALUES (%s, %s, %s, now(), now())",
             [KEY, host, '"second"'],
         )
-    assert list(SettingOverride.objects.filter(key=KEY).values_list("host", "value")) == [
-        (host, "first")
-    ]
+    assert list(SettingOverride.objects.filter(key=KEY).values_list("host", "value")) == [(host, "first")]
 
 
 def test_a_null_host_cannot_sneak_past_the_unique_constraint():
     # On PostgreSQL NULLs are distinct in a unique constraint; "" stands for all hosts, never NULL.
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {TABLE} (key, host, value, created_at, updated_at) "
-            "VALUES (%s, NULL, %s, now(), now())",
+            f"INSERT INTO {TABLE} (key, host, value, created_at, updated_at) VALUES (%s, NULL, %s, now(), now())",
             [KEY, '"null host"'],
         )

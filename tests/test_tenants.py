@@ -34,9 +34,7 @@ def value_for(client, host):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unknown_hosts_cause_no_query_and_leave_the_snapshot_unchanged(
-    many_tenants, django_assert_num_queries
-):
+def test_unknown_hosts_cause_no_query_and_leave_the_snapshot_unchanged(many_tenants, django_assert_num_queries):
     client = Client()
     assert value_for(client, HOSTS[7]) == 67
     snapshot = store.cached()
@@ -55,9 +53,7 @@ def test_unknown_hosts_cause_no_query_and_leave_the_snapshot_unchanged(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_each_of_many_tenants_gets_its_own_value_from_one_query(
-    many_tenants, django_assert_num_queries
-):
+def test_each_of_many_tenants_gets_its_own_value_from_one_query(many_tenants, django_assert_num_queries):
     client = Client()
     with django_assert_num_queries(1):
         values = [value_for(client, host) for host in HOSTS]

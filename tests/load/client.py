@@ -60,9 +60,7 @@ class Load:
         self.count = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._workers = [
-            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)
-        ]
+        self._workers = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
 
     def __enter__(self) -> Load:
         self.started = time.monotonic()
@@ -71,6 +69,12 @@ class Load:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait(self) -> None:
+        """Until the time or count limit ends the run."""
+        for worker in self._workers:
+            worker.join(timeout=self.max_seconds + 30)
         self.stop()
 
     def stop(self) -> None:
@@ -94,9 +98,7 @@ class Load:
             try:
                 if connection is None:
                     connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                headers = (
-                    {"Host": host} if self.keep_alive else {"Host": host, "Connection": "close"}
-                )
+                headers = {"Host": host} if self.keep_alive else {"Host": host, "Connection": "close"}
                 connection.request("GET", self.url, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
@@ -121,9 +123,7 @@ class Load:
             data = json.loads(body)
         except ValueError:
             return Result(start, end, host, status)  # a plain view: nothing to check
-        return Result(
-            start, end, host, status, data.get("host"), data.get("values", {}), data.get("pid")
-        )
+        return Result(start, end, host, status, data.get("host"), data.get("values", {}), data.get("pid"))
 
     @property
     def rate(self) -> float:
@@ -153,20 +153,12 @@ def wrong_values(results: list[Result], tenants: set[str]) -> list[Result]:
 
 def staleness(results: list[Result], committed_at: float, round_: int) -> float:
     """Seconds after the change during which a request could still start and get an older round."""
-    stale = [
-        r.start
-        for r in results
-        if r.status == 200 and r.start > committed_at and _round(r) < round_
-    ]
+    stale = [r.start for r in results if r.status == 200 and r.start > committed_at and _round(r) < round_]
     return max(stale) - committed_at if stale else 0.0
 
 
 def pids_serving(results: list[Result], since: float, round_: int) -> set[int]:
-    return {
-        r.pid
-        for r in results
-        if r.status == 200 and r.start > since and _round(r) >= round_ and r.pid
-    }
+    return {r.pid for r in results if r.status == 200 and r.start > since and _round(r) >= round_ and r.pid}
 
 
 def _round(result: Result) -> int:

@@ -30,9 +30,7 @@ def _redis_reachable() -> bool:
 def servers_env(transactional_db):
     """The environment of every server of a test: the suite's test database, a Redis key prefix."""
     if connection.vendor != "postgresql":
-        require_server(
-            "PostgreSQL (run the load tests with REQUEST_SETTINGS_TEST_DB=postgres)", False
-        )
+        require_server("PostgreSQL (run the load tests with REQUEST_SETTINGS_TEST_DB=postgres)", False)
     require_server(f"Redis at {REDIS_URL}", _redis_reachable())
     prefix = f"rs-load-{os.getpid()}"
     return {"LOAD_DB_NAME": connection.settings_dict["NAME"], "LOAD_REDIS_PREFIX": prefix}

@@ -77,9 +77,7 @@ class Server:
         pids: set[int] = set()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.kind} exited with {self.process.returncode}:\n{self.output()}"
-                )
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.output()}")
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 connection.request("GET", "/load/echo/", headers={"Host": "ready.example.com"})
@@ -93,8 +91,7 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(
-            f"{self.kind} did not answer from {self.workers} workers in {timeout} s "
-            f"(saw {pids}):\n{self.output()}"
+            f"{self.kind} did not answer from {self.workers} workers in {timeout} s (saw {pids}):\n{self.output()}"
         )
 
     def output(self) -> str:

@@ -47,9 +47,7 @@ if os.environ.get("LOAD_REDIS_URL"):
     REQUEST_SETTINGS_BROADCAST_CACHE = "broadcast"
 
 if os.environ.get("LOAD_MIDDLEWARE") == "0":
-    MIDDLEWARE = [
-        m for m in _MIDDLEWARE if m != "request_settings.middleware.RequestSettingsMiddleware"
-    ]
+    MIDDLEWARE = [m for m in _MIDDLEWARE if m != "request_settings.middleware.RequestSettingsMiddleware"]
 
 LOGGING = {
     "version": 1,

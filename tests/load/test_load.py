@@ -54,9 +54,7 @@ class Rounds:
 
     def bump(self) -> tuple[float, int]:
         self.round += 1
-        started = (
-            time.monotonic()
-        )  # before the write: the measured delay includes the commit itself
+        started = time.monotonic()  # before the write: the measured delay includes the commit itself
         SettingOverride.objects.set(ROUND_KEY, self.round)
         host = random.choice(self.tenants)
         SettingOverride.objects.set(TENANT_KEY, f"{host}#{self.round}", host=host)
@@ -100,9 +98,7 @@ def hosts(tenants):
     return tenants + UNKNOWN
 
 
-def test_gunicorn_with_broadcast_every_worker_follows_within_a_second(
-    servers_env, tenants, hosts, capsys
-):
+def test_gunicorn_with_broadcast_every_worker_follows_within_a_second(servers_env, tenants, hosts, capsys):
     env = {
         **servers_env,
         "LOAD_REDIS_URL": REDIS_URL,
@@ -120,9 +116,7 @@ def test_gunicorn_with_broadcast_every_worker_follows_within_a_second(
     assert max(delays) < 1.0
 
 
-def test_gunicorn_without_broadcast_staleness_is_bounded_by_the_ttl(
-    servers_env, tenants, hosts, capsys
-):
+def test_gunicorn_without_broadcast_staleness_is_bounded_by_the_ttl(servers_env, tenants, hosts, capsys):
     env = {**servers_env, "LOAD_TTL": str(TTL)}
     rounds = Rounds(tenants)
     with (
@@ -136,9 +130,7 @@ def test_gunicorn_without_broadcast_staleness_is_bounded_by_the_ttl(
     assert max(delays) > POLL_INTERVAL  # the TTL, not a broadcast, is what bounds it here
 
 
-def test_uvicorn_with_broadcast_every_worker_follows_within_a_second(
-    servers_env, tenants, hosts, capsys
-):
+def test_uvicorn_with_broadcast_every_worker_follows_within_a_second(servers_env, tenants, hosts, capsys):
     env = {**servers_env, "LOAD_REDIS_URL": REDIS_URL, "LOAD_TTL": "30"}
     rounds = Rounds(tenants)
     with (
@@ -155,9 +147,7 @@ def test_uvicorn_with_broadcast_every_worker_follows_within_a_second(
     ):
         rounds.run(8, spacing=0.7)
         load.stop()
-    delays = check(
-        load, tenants, "uvicorn 2 workers (async view), broadcast, TTL 30 s", rounds, capsys
-    )
+    delays = check(load, tenants, "uvicorn 2 workers (async view), broadcast, TTL 30 s", rounds, capsys)
     assert max(delays) < 1.0
 
 
@@ -191,20 +181,14 @@ def test_database_outage_requests_succeed_on_the_last_snapshot_and_changes_apply
             log = server.output()
     during = [r for r in load.results if cut_at + 0.1 < r.start < restored_at]
     assert during, "no request during the outage"
-    assert {r.values.get(ROUND_KEY) for r in during if r.status == 200} == {
-        before
-    }  # the last snapshot
+    assert {r.values.get(ROUND_KEY) for r in during if r.status == 200} == {before}  # the last snapshot
     rounds.committed = [(at, n) for at, n in rounds.committed if at < cut_at or at > restored_at]
-    delays = check(
-        load, tenants, f"gunicorn 3x4, database cut for {3 * TTL + 0.5:g} s", rounds, capsys
-    )
+    delays = check(load, tenants, f"gunicorn 3x4, database cut for {3 * TTL + 0.5:g} s", rounds, capsys)
     assert max(delays) <= TTL + 1.0
     assert "Could not read the" in log
 
 
-def test_redis_outage_requests_succeed_and_propagation_falls_back_to_the_ttl(
-    servers_env, tenants, hosts, capsys
-):
+def test_redis_outage_requests_succeed_and_propagation_falls_back_to_the_ttl(servers_env, tenants, hosts, capsys):
     rounds = Rounds(tenants)
     with Proxy(redis_port()) as redis:
         url = redis_through(redis)

@@ -10,15 +10,11 @@ from tests.views import _values
 
 
 def echo(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {"host": request.get_host(), "values": _values(request), "pid": os.getpid()}
-    )
+    return JsonResponse({"host": request.get_host(), "values": _values(request), "pid": os.getpid()})
 
 
 async def async_echo(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {"host": request.get_host(), "values": _values(request), "pid": os.getpid()}
-    )
+    return JsonResponse({"host": request.get_host(), "values": _values(request), "pid": os.getpid()})
 
 
 def plain(request: HttpRequest) -> HttpResponse:
