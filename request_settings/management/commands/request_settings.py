@@ -1,0 +1,399 @@
+"""``manage.py request_settings``: list, read, change, export and import the overrides.
+
+Every change goes through the write API (``SettingOverride.objects.set``/``unset``), so it is
+validated, audited and announced like a change made in the admin. It is also the way back in when
+an override locks staff out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, router, transaction
+from django.views.debug import get_default_exception_reporter_filter
+
+from request_settings import policy
+from request_settings.conf.settings import settings as conf
+from request_settings.fields import parse_value
+from request_settings.hosts import normalise_host
+from request_settings.models import get_override_model, validate_host, validate_override
+
+_MISSING = object()
+_NOT_SET = "(not set)"
+_ALL_HOSTS = "(all hosts)"
+_FIELDS = ("key", "host", "value")
+
+
+def _host(text: str) -> str:
+    """argparse type of --host: "" is every host; other hosts are normalised like a request's."""
+    host = normalise_host(text)
+    if text and not host:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a host name: give a host such as 'shop.example.com' "
+            "(no scheme, no path), or '' for every host"
+        )
+    return host
+
+
+def _label(host: str) -> str:
+    return host or _ALL_HOSTS
+
+
+def _shown(key: str, value: Any) -> str:
+    """The value for a terminal: masked when the key looks secret, as Django's error reports do."""
+    report_filter = get_default_exception_reporter_filter()
+    cleansed = report_filter.cleanse_setting(key, value)
+    if cleansed == report_filter.cleansed_substitute:
+        return str(cleansed)
+    return json.dumps(cleansed, ensure_ascii=False, default=repr)
+
+
+def _is_secret(key: str) -> bool:
+    return bool(get_default_exception_reporter_filter().hidden_settings.search(key))
+
+
+def _messages(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+def _row_problem(key: str, value: Any) -> str | None:
+    """Why a stored row is skipped by the snapshot (store.build_snapshot), if it is."""
+    reason = policy.refusal(key)
+    if reason is not None:
+        return f"{key} cannot be overridden: {reason}"
+    accepted = policy.value_problem(key, value)
+    return None if accepted is None else f"{value!r} is not valid for {key}, expected {accepted}"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+class Command(BaseCommand):
+    help = "List, read, change, export and import the per-host overrides of django.conf.settings."
+    # The lock-out recovery path: a failing system check must not stop `unset`.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        def host_option(sub: CommandParser, help_text: str) -> None:
+            sub.add_argument("--host", type=_host, default=None, help=help_text)
+
+        def user_option(sub: CommandParser) -> None:
+            sub.add_argument(
+                "--user",
+                metavar="USERNAME",
+                help="Record this user as the author of the change (audit).",
+            )
+
+        sub = actions.add_parser("list", help="Show the overrides, secret-looking values masked.")
+        host_option(sub, "Only the rows of this host ('' for the all-hosts rows); default: every row.")
+
+        sub = actions.add_parser("get", help="Show the effective value of KEY for a host, and where it comes from.")
+        sub.add_argument("key", metavar="KEY")
+        host_option(sub, "The host whose view to show; default: what an unknown host gets.")
+
+        sub = actions.add_parser("set", help="Override KEY with VALUE (typed and validated like the admin form).")
+        sub.add_argument("key", metavar="KEY")
+        sub.add_argument("value", metavar="VALUE", help="Text, parsed as the admin form parses it.")
+        host_option(sub, "Override for this host only; default: every host.")
+        user_option(sub)
+
+        sub = actions.add_parser("unset", help="Remove the override of KEY.")
+        sub.add_argument("key", metavar="KEY")
+        host_option(sub, "Remove this host's override; default: the all-hosts override.")
+        user_option(sub)
+
+        sub = actions.add_parser(
+            "export", help="Write the overrides to stdout as JSON, secrets in full (for `import`)."
+        )
+        host_option(sub, "Only the rows of this host ('' for the all-hosts rows); default: every row.")
+
+        sub = actions.add_parser("import", help="Apply a file written by `export`: all or nothing.")
+        sub.add_argument("file", metavar="FILE")
+        sub.add_argument("--dry-run", action="store_true", help="Show what would change; write nothing.")
+        sub.add_argument(
+            "--replace",
+            action="store_true",
+            help="Make the table exactly the file: delete rows not in it.",
+        )
+        user_option(sub)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action: str = options["action"]
+        getattr(self, f"_{action}")(options)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _list(self, options: dict[str, Any]) -> None:
+        host: str | None = options["host"]
+        rows = get_override_model()._default_manager.all()
+        if host is not None:
+            rows = rows.filter(host=host)
+        found = sorted(rows.values_list("host", "key", "value"), key=lambda row: (row[0], row[1]))
+        if not found:
+            where = "" if host is None else f" for {_label(host)}"
+            self.stdout.write(f"No overrides{where}.")
+        width = max((len(_label(row_host)) for row_host, _key, _value in found), default=0)
+        for row_host, key, value in found:
+            line = f"{_label(row_host):<{width}}  {key} = {_shown(key, value)}"
+            problem = _row_problem(key, value)
+            self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
+        self._warn_if_disabled()
+
+    def _get(self, options: dict[str, Any]) -> None:
+        key = self._key(options["key"])
+        host: str = options["host"] or ""
+        sources = [(host, f"host override for {host}")] if host else []
+        sources.append(("", "all-hosts override"))
+        rows = dict(
+            get_override_model()
+            ._default_manager.filter(key=key, host__in=[source_host for source_host, _ in sources])
+            .values_list("host", "value")
+        )
+        reason = policy.refusal(key)
+        if reason is not None:
+            self.stderr.write(f"{key} cannot be overridden: {reason}.")
+        for source_host, source in sources:
+            if source_host not in rows:
+                continue
+            problem = _row_problem(key, rows[source_host])
+            if problem is not None:
+                self.stderr.write(f"The {source} is ignored: {problem}.")
+                continue
+            value = policy.coerce(key, rows[source_host])
+            self.stdout.write(f"{key} = {_shown(key, value)} ({source})")
+            break
+        else:
+            base = policy.base_value(key, _MISSING)
+            if base is _MISSING:
+                self.stdout.write(f"{key}: not set")
+            else:
+                self.stdout.write(f"{key} = {_shown(key, base)} (settings.py)")
+        self._warn_if_disabled()
+
+    def _export(self, options: dict[str, Any]) -> None:
+        host: str | None = options["host"]
+        rows = get_override_model()._default_manager.all()
+        if host is not None:
+            rows = rows.filter(host=host)
+        # Sorted here, not by the database: a collation must not change the file.
+        found = sorted(rows.values_list("key", "host", "value"), key=lambda row: (row[1], row[0]))
+        lines = [
+            json.dumps({"key": key, "host": row_host, "value": value}, ensure_ascii=False)
+            for key, row_host, value in found
+        ]
+        self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
+        secrets = sorted({key for key, _host, _value in found if _is_secret(key)})
+        named = f" ({', '.join(secrets)})" if secrets else ""
+        self.stderr.write(
+            f"Exported {len(found)} override(s). Values are written in full, "
+            f"secret-looking ones{named} included: keep the file private."
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _set(self, options: dict[str, Any]) -> None:
+        key = self._key(options["key"])
+        reason = policy.refusal(key)
+        if reason is not None:
+            raise CommandError(f"{key} cannot be overridden: {reason}.")
+        try:
+            value = parse_value(key, options["value"])
+        except ValidationError as error:
+            raise CommandError(_messages(error)) from error
+        host: str = options["host"] or ""
+        user = self._user(options["user"])
+        model = get_override_model()
+        previous = model._default_manager.filter(key=key, host=host).values_list("value").first()
+        try:
+            model.objects.set(key, value, host=host, user=user)
+        except ValidationError as error:
+            raise CommandError(_messages(error)) from error
+        before = _NOT_SET if previous is None else _shown(key, previous[0])
+        self.stdout.write(f"{key}: {before} -> {_shown(key, value)} ({_label(host)})")
+
+    def _unset(self, options: dict[str, Any]) -> None:
+        key = self._key(options["key"])
+        host: str = options["host"] or ""
+        user = self._user(options["user"])
+        model = get_override_model()
+        old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
+        if model.objects.unset(key, host=host, user=user):
+            self.stdout.write(f"{key}: {_shown(key, old)} -> {_NOT_SET} ({_label(host)})")
+        else:
+            self.stdout.write(f"{key} has no override for {_label(host)}: nothing changed.")
+
+    def _import(self, options: dict[str, Any]) -> None:
+        path: str = options["file"]
+        dry_run: bool = options["dry_run"]
+        user = self._user(options["user"])
+        wanted = self._read_entries(path)
+        model = get_override_model()
+        using = router.db_for_write(model)
+        try:
+            with transaction.atomic(using=using):
+                rows = model._default_manager.using(using).values_list("key", "host", "value")
+                current = {(key, host): value for key, host, value in rows}
+                changes = _changes(current, wanted, replace=options["replace"])
+                for sign, key, host, old, value in changes:
+                    self.stdout.write(_change_line(sign, key, host, old, value))
+                    if dry_run:
+                        continue
+                    if sign == "-":
+                        model.objects.unset(key, host=host, user=user)
+                    else:
+                        model.objects.set(key, value, host=host, user=user)
+        except (ValidationError, DatabaseError) as error:
+            detail = _messages(error) if isinstance(error, ValidationError) else str(error)
+            raise CommandError(f"Import of {path} failed, nothing was written: {detail}") from error
+        signs = [change[0] for change in changes]
+        unchanged = len(wanted) - signs.count("+") - signs.count("~")
+        counts = (
+            f"{signs.count('+')} created, {signs.count('~')} updated, {signs.count('-')} deleted, {unchanged} unchanged"
+        )
+        if dry_run:
+            self.stdout.write(f"Dry run of {path}: would be {counts}. Nothing was written.")
+        else:
+            self.stdout.write(f"Imported {path}: {counts}.")
+
+    def _read_entries(self, path: str) -> dict[tuple[str, str], Any]:
+        """The file's overrides by (key, host), all validated; CommandError naming each bad one."""
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except OSError as error:
+            raise CommandError(f"Cannot read {path}: {error.strerror or error}.") from error
+        except UnicodeDecodeError as error:
+            raise CommandError(f"{path} is not UTF-8 text: {error.reason}.") from error
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CommandError(
+                f"{path} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+            ) from error
+        if not isinstance(data, list):
+            raise CommandError(
+                f'{path} should hold a JSON array of {{"key", "host", "value"}} objects, '
+                "as `export` writes; "
+                f"it holds a JSON {type(data).__name__}."
+            )
+        wanted: dict[tuple[str, str], Any] = {}
+        seen: dict[tuple[str, str], int] = {}
+        problems: list[str] = []
+        for line, entry in zip(_entry_lines(text), data, strict=True):
+            key, problem = self._entry_problem(entry)
+            if problem is None:
+                host = entry.get("host", "")
+                if (key, host) in seen:
+                    first = seen[key, host]
+                    problem = f"a second entry for {key} ({_label(host)}), after line {first}"
+                else:
+                    seen[key, host] = line
+                    wanted[key, host] = entry["value"]
+            if problem is not None:
+                problems.append(f"line {line}, key {key or '?'}: {problem}")
+        if problems:
+            for problem in problems:
+                self.stderr.write(f"{path}: {problem}")
+            count = f"{len(problems)} bad entr{'y' if len(problems) == 1 else 'ies'}"
+            raise CommandError(f"{path} has {count} (first: {problems[0]}); nothing was written.")
+        return wanted
+
+    @staticmethod
+    def _entry_problem(entry: Any) -> tuple[str, str | None]:
+        """The entry's key (or "") and what is wrong with it, in words, if anything."""
+        if not isinstance(entry, dict):
+            return "", 'expected an object with "key", "host" and "value"'
+        key = entry.get("key")
+        if not isinstance(key, str):
+            return "", f'"key" should be a setting name, not {key!r}'
+        unknown = sorted(set(entry) - set(_FIELDS))
+        if unknown:
+            return key, f"unknown field(s) {', '.join(unknown)}; expected key, host and value"
+        if "value" not in entry:
+            return key, 'no "value"'
+        host = entry.get("host", "")
+        if not isinstance(host, str):
+            return key, f'"host" should be a host name or "" for every host, not {host!r}'
+        try:
+            validate_host(host)
+            validate_override(key, entry["value"])
+        except ValidationError as error:
+            return key, _messages(error)
+        return key, None
+
+    # -- shared ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(key: str) -> str:
+        if not policy.KEY_PATTERN.fullmatch(key):
+            raise CommandError(f"{key!r} is not a setting name: {policy.MALFORMED}.")
+        return key
+
+    @staticmethod
+    def _user(username: str | None) -> Any:
+        if username is None:
+            return None
+        user_model = get_user_model()
+        try:
+            return user_model._default_manager.get_by_natural_key(username)
+        except user_model.DoesNotExist as error:
+            raise CommandError(f"No user {username!r}: --user takes the username of an existing user.") from error
+
+    def _warn_if_disabled(self) -> None:
+        if not conf.ENABLED:
+            self.stderr.write("REQUEST_SETTINGS_ENABLED is False: no override applies, requests get settings.py.")
+
+
+Change = tuple[str, str, str, Any, Any]
+"""(sign, key, host, old value, new value); sign is + (create), ~ (update) or - (delete)."""
+
+
+def _changes(current: dict[tuple[str, str], Any], wanted: dict[tuple[str, str], Any], *, replace: bool) -> list[Change]:
+    """What importing ``wanted`` over ``current`` changes, sorted by host then key."""
+    changes: list[Change] = []
+    for (key, host), value in wanted.items():
+        if (key, host) not in current:
+            changes.append(("+", key, host, None, value))
+        elif _canonical(current[key, host]) != _canonical(value):
+            changes.append(("~", key, host, current[key, host], value))
+    if replace:
+        changes.extend(
+            ("-", key, host, value, None) for (key, host), value in current.items() if (key, host) not in wanted
+        )
+    return sorted(changes, key=lambda change: (change[2], change[1]))
+
+
+def _change_line(sign: str, key: str, host: str, old: Any, value: Any) -> str:
+    where = f"{sign} {key} ({_label(host)})"
+    if sign == "+":
+        return f"{where} = {_shown(key, value)}"
+    if sign == "~":
+        return f"{where}: {_shown(key, old)} -> {_shown(key, value)}"
+    return f"{where}: {_shown(key, old)}"
+
+
+def _entry_lines(text: str) -> Iterable[int]:
+    """The line on which each element of the JSON array ``text`` starts (``text`` is valid JSON)."""
+    decoder = json.JSONDecoder()
+    index = text.index("[") + 1
+    line = 1 + text.count("\n", 0, index)
+    while True:
+        start = index
+        while index < len(text) and text[index] in " \t\r\n,":
+            index += 1
+        if index >= len(text) or text[index] == "]":
+            return
+        line += text.count("\n", start, index)
+        yield line
+        start = index
+        _value, index = decoder.raw_decode(text, index)
+        line += text.count("\n", start, index)
