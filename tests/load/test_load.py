@@ -7,6 +7,7 @@ Bounded: each test sends at most MAX_REQUESTS requests for at most a few tens of
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from urllib.parse import urlsplit
@@ -155,7 +156,7 @@ def test_database_outage_requests_succeed_on_the_last_snapshot_and_changes_apply
     servers_env, tenants, hosts, capsys
 ):
     rounds = Rounds(tenants)
-    with Proxy(5432) as database:
+    with Proxy(int(os.environ.get("PGPORT", "5432")), os.environ.get("PGHOST", "127.0.0.1")) as database:
         env = {
             **servers_env,
             "LOAD_DB_PORT": str(database.port),
