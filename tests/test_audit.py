@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 
 from request_settings import audit
 from request_settings.models import SettingOverride, SettingOverrideChange
@@ -123,3 +124,4 @@ async def test_the_async_twins_are_audited_too():
 
     actions = [action async for action in SettingOverrideChange.objects.order_by("id").values_list("action", flat=True)]
     assert actions == ["created", "deleted"]
+    await sync_to_async(connections.close_all)()  # the worker thread's, so the test database can go
