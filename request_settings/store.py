@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +23,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.transaction import TransactionManagementError
 
 from request_settings import overlay, policy
+from request_settings.broadcast import broadcast
 from request_settings.conf.settings import settings as conf
 from request_settings.models import get_override_model
 
@@ -37,21 +39,36 @@ _KEY = "snapshot"
 class SnapshotStore:
     """The process's cached snapshot: at most one query per TTL, stale-if-error, no stampede."""
 
-    def __init__(self) -> None:
+    def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
+        self.timer = timer
         self._lock = threading.Lock()
-        self._cache: TTLCache[str, Snapshot] = TTLCache(maxsize=1, ttl=conf.CACHE_TTL)
+        self._cache = self._new_cache()
         self.last_good: Snapshot | None = None
 
-    def reset(self) -> None:
-        """Forget everything, including the last good snapshot and the TTL (re-read from settings)."""
-        with self._lock:
-            self._cache = TTLCache(maxsize=1, ttl=conf.CACHE_TTL)
-            self.last_good = None
+    def _new_cache(self) -> TTLCache[str, Snapshot]:
+        return TTLCache(maxsize=1, ttl=conf.CACHE_TTL, timer=self.timer)
 
-    def invalidate(self) -> None:
-        """Make the next read query the table; the last good snapshot stays as the fallback."""
+    def reset(self) -> None:
+        """Forget everything, including the last good snapshot, and re-read the TTL from settings."""
+        with self._lock:
+            self._cache = self._new_cache()
+            self.last_good = None
+        broadcast.reset()
+
+    def invalidate(self, *, publish: bool = True) -> None:
+        """Make the next read query the table; the last good snapshot stays as the fallback.
+
+        ``publish`` also writes a new broadcast stamp, so that other processes follow.
+        """
         with self._lock:  # cachetools caches are not thread-safe: every write holds the lock
             self._cache.clear()
+        if publish:
+            broadcast.publish()
+
+    def follow(self) -> None:
+        """Read the broadcast stamp (blocking I/O); drop the snapshot if another process wrote."""
+        if broadcast.check():
+            self.invalidate(publish=False)
 
     def cached(self) -> Snapshot | None:
         """The snapshot if it is still fresh; lock-free, so a concurrent write may make it miss, never fail."""
@@ -61,10 +78,16 @@ class SnapshotStore:
             return None
 
     def get(self) -> Snapshot:
+        # Broadcast: a float comparison per request; one request per interval reads the stamp.
+        if broadcast.timer() >= broadcast.next_poll and broadcast.claim():
+            self.follow()
         snapshot = self.cached()
         return snapshot if snapshot is not None else self._refresh()
 
     async def aget(self) -> Snapshot:
+        if broadcast.timer() >= broadcast.next_poll and broadcast.claim():
+            # The GET runs in a thread: it never blocks the event loop.
+            await sync_to_async(self.follow, thread_sensitive=False)()
         snapshot = self.cached()
         if snapshot is not None:
             return snapshot
