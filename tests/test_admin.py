@@ -452,3 +452,14 @@ def test_history_masks_secret_values(editor):
     text = response.content.decode()
     assert "first-secret" not in text and "second-secret" not in text
     assert "Revert to this value" in text
+
+
+@pytest.mark.parametrize(("button", "target"), [("_continue", "change"), ("_addanother", "add")])
+def test_add_on_an_existing_row_honours_the_save_buttons(editor, button, target):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+
+    response = editor.post(reverse(ADD), {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "90", button: "1"})
+
+    expected = change_url(row) if target == "change" else reverse(ADD)
+    assert (response.status_code, response["Location"]) == (302, expected)
+    assert table() == [("SESSION_EXPIRE_SECONDS", "", 90)]
