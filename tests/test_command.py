@@ -157,9 +157,9 @@ def test_get_malformed_key():
 
 def test_set_creates_then_updates_and_prints_old_and_new():
     out, _ = run("set", "SESSION_EXPIRE_SECONDS", "600")
-    assert out == "SESSION_EXPIRE_SECONDS: (not set) -> 600 ((all hosts))\n"
+    assert out == "SESSION_EXPIRE_SECONDS: (not set) -> 600 (all hosts)\n"
     out, _ = run("set", "SESSION_EXPIRE_SECONDS", "300")
-    assert out == "SESSION_EXPIRE_SECONDS: 600 -> 300 ((all hosts))\n"
+    assert out == "SESSION_EXPIRE_SECONDS: 600 -> 300 (all hosts)\n"
     out, _ = run("set", "SESSION_EXPIRE_SECONDS", "60", "--host", "shop.example.com")
     assert out == "SESSION_EXPIRE_SECONDS: (not set) -> 60 (shop.example.com)\n"
     assert rows() == [
@@ -197,7 +197,7 @@ def test_set_parses_text_like_the_admin_form(key, text, stored):
 
 def test_set_masks_secret_looking_values():
     out, _ = run("set", "PAYMENT_API_TOKEN", "tok-123")
-    assert out == f"PAYMENT_API_TOKEN: (not set) -> {MASK} ((all hosts))\n"
+    assert out == f"PAYMENT_API_TOKEN: (not set) -> {MASK} (all hosts)\n"
 
 
 def test_set_records_the_user():
@@ -259,14 +259,14 @@ def test_unset_removes_one_row():
     assert rows() == [("SESSION_EXPIRE_SECONDS", "", "600")]
 
     out, _ = run("unset", "SESSION_EXPIRE_SECONDS")
-    assert out == "SESSION_EXPIRE_SECONDS: 600 -> (not set) ((all hosts))\n"
+    assert out == "SESSION_EXPIRE_SECONDS: 600 -> (not set) (all hosts)\n"
     assert rows() == []
 
 
 def test_unset_without_a_row_changes_nothing():
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="shop.example.com")
     out, _ = run("unset", "SESSION_EXPIRE_SECONDS")
-    assert out == "SESSION_EXPIRE_SECONDS has no override for (all hosts): nothing changed.\n"
+    assert out == "SESSION_EXPIRE_SECONDS has no override for all hosts: nothing changed.\n"
     assert rows() == [("SESSION_EXPIRE_SECONDS", "shop.example.com", "60")]
 
 
@@ -275,7 +275,7 @@ def test_unset_is_the_way_back_from_a_lock_out(client):
     SettingOverride.objects.set("CSRF_COOKIE_SECURE", True)
     with override_settings(REQUEST_SETTINGS_DENIED=["CSRF_COOKIE_SECURE"]):
         out, _ = run("unset", "CSRF_COOKIE_SECURE")
-    assert out == "CSRF_COOKIE_SECURE: true -> (not set) ((all hosts))\n"
+    assert out == "CSRF_COOKIE_SECURE: true -> (not set) (all hosts)\n"
     assert rows() == []
 
 
@@ -426,7 +426,7 @@ def test_import_updates_and_leaves_other_rows_alone(tmp_path):
     out, _ = run("import", path)
 
     assert out.splitlines() == [
-        '~ BANNER_TEXT ((all hosts)): "old" -> "new"',
+        '~ BANNER_TEXT (all hosts): "old" -> "new"',
         "+ SESSION_EXPIRE_SECONDS (shop.example.com) = 60",
         f"Imported {path}: 1 created, 1 updated, 0 deleted, 1 unchanged.",
     ]
@@ -453,7 +453,7 @@ def test_import_replace_makes_the_table_exactly_the_file(tmp_path):
     out, _ = run("import", path, "--replace")
 
     assert out.splitlines() == [
-        "~ SESSION_EXPIRE_SECONDS ((all hosts)): 600 -> 300",
+        "~ SESSION_EXPIRE_SECONDS (all hosts): 600 -> 300",
         '- BANNER_TEXT (shop.example.com): "gone"',
         f"Imported {path}: 0 created, 1 updated, 1 deleted, 0 unchanged.",
     ]
@@ -473,8 +473,8 @@ def test_import_dry_run_reports_and_writes_nothing(tmp_path):
     out, _ = run("import", path, "--dry-run", "--replace")
 
     assert out.splitlines() == [
-        '+ BANNER_TEXT ((all hosts)) = "hi"',
-        "~ SESSION_EXPIRE_SECONDS ((all hosts)): 600 -> 300",
+        '+ BANNER_TEXT (all hosts) = "hi"',
+        "~ SESSION_EXPIRE_SECONDS (all hosts): 600 -> 300",
         f"- PAYMENT_API_TOKEN (shop.example.com): {MASK}",
         f"Dry run of {path}: would be 1 created, 1 updated, 1 deleted, 0 unchanged. Nothing was written.",
     ]
@@ -576,7 +576,7 @@ def test_import_reports_every_bad_entry(tmp_path):
     ]
     assert "'soon' is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer." in reported[0]
     assert "'Shop.Example.com' is not a bare lower-case host name" in reported[1]
-    assert "a second entry for BANNER_TEXT ((all hosts)), after line 2" in reported[3]
+    assert "a second entry for BANNER_TEXT (all hosts), after line 2" in reported[3]
     assert "unknown field(s) x; expected key, host and value" in reported[4]
     assert "EMAIL_HOST cannot be overridden: sensitive" in reported[9]
     assert rows() == []

@@ -311,6 +311,8 @@ def test_the_fixture_pins_for_the_rest_of_the_test(request_settings_override, cl
 
 
 PLUGIN_TESTS = """
+import asyncio
+
 import pytest
 from django.conf import settings
 from django.urls import reverse
@@ -330,6 +332,22 @@ def test_refused(request_settings_override):
 
 
 def test_unpinned_at_teardown():
+    assert settings.SESSION_EXPIRE_SECONDS == 3600
+
+
+@pytest.mark.asyncio
+async def test_pins_in_an_async_test(request_settings_override):
+    request_settings_override(SESSION_EXPIRE_SECONDS=9)
+    await asyncio.sleep(0)
+    assert settings.SESSION_EXPIRE_SECONDS == 9
+
+
+@pytest.mark.asyncio
+async def test_unpinned_after_an_async_test():
+    assert settings.SESSION_EXPIRE_SECONDS == 3600
+
+
+def test_unpinned_after_an_async_test_in_sync_code():
     assert settings.SESSION_EXPIRE_SECONDS == 3600
 """
 
@@ -358,5 +376,5 @@ def test_the_plugin_loads_as_a_pytest_plugin_and_unpins_at_teardown(tmp_path):
         timeout=120,
         check=False,
     )
-    assert "1 failed, 2 passed" in result.stdout, result.stdout + result.stderr
+    assert "1 failed, 5 passed" in result.stdout, result.stdout + result.stderr
     assert "SECRET_KEY cannot be overridden: security-critical" in result.stdout

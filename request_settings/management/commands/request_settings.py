@@ -46,6 +46,11 @@ def _label(host: str) -> str:
     return host or _ALL_HOSTS
 
 
+def _scope(host: str) -> str:
+    """``(shop.example.com)`` or ``(all hosts)``, to follow a key."""
+    return f"({host})" if host else _ALL_HOSTS
+
+
 def _shown(key: str, value: Any) -> str:
     """The value for a terminal: masked when the key looks secret, as Django's error reports do."""
     report_filter = get_default_exception_reporter_filter()
@@ -219,7 +224,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         before = _NOT_SET if previous is None else _shown(key, previous[0])
-        self.stdout.write(f"{key}: {before} -> {_shown(key, value)} ({_label(host)})")
+        self.stdout.write(f"{key}: {before} -> {_shown(key, value)} {_scope(host)}")
 
     def _unset(self, options: dict[str, Any]) -> None:
         key = self._key(options["key"])
@@ -228,9 +233,9 @@ class Command(BaseCommand):
         model = get_override_model()
         old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
         if model.objects.unset(key, host=host, user=user):
-            self.stdout.write(f"{key}: {_shown(key, old)} -> {_NOT_SET} ({_label(host)})")
+            self.stdout.write(f"{key}: {_shown(key, old)} -> {_NOT_SET} {_scope(host)}")
         else:
-            self.stdout.write(f"{key} has no override for {_label(host)}: nothing changed.")
+            self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
 
     def _import(self, options: dict[str, Any]) -> None:
         path: str = options["file"]
@@ -294,7 +299,7 @@ class Command(BaseCommand):
                 host = entry.get("host", "")
                 if (key, host) in seen:
                     first = seen[key, host]
-                    problem = f"a second entry for {key} ({_label(host)}), after line {first}"
+                    problem = f"a second entry for {key} {_scope(host)}, after line {first}"
                 else:
                     seen[key, host] = line
                     wanted[key, host] = entry["value"]
@@ -373,7 +378,7 @@ def _changes(current: dict[tuple[str, str], Any], wanted: dict[tuple[str, str], 
 
 
 def _change_line(sign: str, key: str, host: str, old: Any, value: Any) -> str:
-    where = f"{sign} {key} ({_label(host)})"
+    where = f"{sign} {key} {_scope(host)}"
     if sign == "+":
         return f"{where} = {_shown(key, value)}"
     if sign == "~":
