@@ -310,6 +310,13 @@ def test_the_fixture_pins_for_the_rest_of_the_test(request_settings_override, cl
     assert echo(client, "b.example.com", "BANNER_TEXT") == {"BANNER_TEXT": "<missing>"}
 
 
+async def test_the_fixture_in_an_async_test(request_settings_override):  # noqa: F811
+    # Pinned in the test task's own context; the teardown must not fail on it.
+    request_settings_override(SESSION_EXPIRE_SECONDS=9)
+    await asyncio.sleep(0)
+    assert settings.SESSION_EXPIRE_SECONDS == 9
+
+
 PLUGIN_TESTS = """
 import asyncio
 
