@@ -58,11 +58,22 @@ class JSONOrTextField(forms.CharField):
             return "" if value else None
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
 
     def prepare_value(self, value: Any) -> Any:
-        return value if isinstance(value, str) else json.dumps(value)
+        """The text that parses back to ``value``: the string "42" shows quoted, or it would come back a number."""
+        if isinstance(value, str) and not _parses_as_json(value):
+            return value
+        return json.dumps(value)
+
+
+def _parses_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 class JSONTextField(forms.JSONField):
@@ -105,7 +116,8 @@ def accepted_text(key: str) -> str:
     """What ``key`` accepts, in words, for help texts and errors."""
     declared = conf.FIELDS.get(key) or {}
     if declared:
-        return str(declared.get("help_text") or f"a value for {declared.get('field', 'the declared field')}")
+        help_text = declared.get("help_text")
+        return "what the declared field accepts" + (f" ({help_text})" if help_text else "")
     validator_hint = policy.HONORED.get(key)
     if validator_hint is not None:
         return validator_hint(object()) or "a JSON value"
@@ -122,9 +134,14 @@ def parse_value(key: str, text: Any) -> Any:
         value = field.clean(text)
     except ValidationError as error:
         raise ValidationError(
-            _("%(text)r is not a valid value for %(key)s: %(errors)s Expected %(accepted)s."),
+            _("%(text)r is not a valid value for %(key)s: %(errors)s Expected %(accepted)s"),
             code="invalid_value",
-            params={"text": text, "key": key, "errors": " ".join(error.messages), "accepted": accepted_text(key)},
+            params={
+                "text": text,
+                "key": key,
+                "errors": " ".join(error.messages),
+                "accepted": accepted_text(key).rstrip(".") + ".",
+            },
         ) from error
     problem = policy.value_problem(key, value)
     if problem is not None:

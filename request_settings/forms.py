@@ -38,20 +38,10 @@ def value_text(key: str, value: Any) -> str:
     if value is None:
         return ""
     field = fields.value_field(key)
-    if isinstance(field, fields.JSONOrTextField) and isinstance(value, str) and _is_json(value):
-        return json.dumps(value)  # the string "42" as 42 would come back as the number 42
     prepared = field.prepare_value(value)
     if isinstance(prepared, str):
         return prepared
     return json.dumps(prepared) if isinstance(prepared, list | tuple | dict | bool) else str(prepared)
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 def display_value(key: str, value: Any) -> str:

@@ -213,24 +213,26 @@ def refusal(key: str) -> str | None:
 
 
 def value_problem(key: str, value: Any) -> str | None:
-    """What `key` accepts, in words, when `value` is not acceptable; None when it is.
+    """What `key` accepts, in words, when `value` is not acceptable; None when it is."""
+    return value_checker(key)(value)
 
-    Checks the built-in validator of a Django setting, else the type of the settings.py value (an int setting stays
-    an int), and that the value is something JSON and PostgreSQL's jsonb can hold.
+
+def value_checker(key: str) -> Validator:
+    """The validator of `key`'s values, built once per key (a snapshot of many rows reuses it).
+
+    Checks that the value is something JSON and PostgreSQL's jsonb can hold; then the field declared in
+    REQUEST_SETTINGS_FIELDS, else the built-in validator of a Django setting, else the type of the settings.py value
+    (an int setting stays an int).
     """
-    problem = _json_problem(value)
-    if problem is not None:
-        return problem
-    problem = _declared_problem(key, value)
-    if problem is not None:
-        return problem
-    validator = HONORED.get(key)
-    if validator is not None:
-        return validator(value)
-    return _type_problem(key, value)
+    specific = _declared_checker(key) or HONORED.get(key) or _type_checker(base_value(key))
+
+    def check(value: Any) -> str | None:
+        return _json_problem(value) or specific(value)
+
+    return check
 
 
-def _declared_problem(key: str, value: Any) -> str | None:
+def _declared_checker(key: str) -> Validator | None:
     from django.core.exceptions import ValidationError
 
     from request_settings.fields import declared_field  # fields builds on this module
@@ -238,11 +240,15 @@ def _declared_problem(key: str, value: Any) -> str | None:
     field = declared_field(key)
     if field is None:
         return None
-    try:
-        cleaned = field.clean(value)
-    except ValidationError as error:
-        return "a value the declared field accepts (" + " ".join(error.messages) + ")"
-    return None if cleaned == value else "a value of the declared field's type"
+
+    def check(value: Any) -> str | None:
+        try:
+            cleaned = field.clean(value)
+        except ValidationError as error:
+            return "a value the declared field accepts (" + " ".join(error.messages) + ")"
+        return None if cleaned == value else "a value of the declared field's type"
+
+    return check
 
 
 def _json_problem(value: Any) -> str | None:
@@ -280,21 +286,23 @@ def base_value(key: str, default: Any = None) -> Any:
     return getattr(lazy._wrapped, key, default)
 
 
-def _type_problem(key: str, value: Any) -> str | None:
-    base = base_value(key)
-    if base is None:
-        return None
+def _type_checker(base: Any) -> Validator:
+    """Values of the type of the settings.py value `base` (None, or a type JSON cannot express: anything)."""
     base_type = type(base)
     accepted = TYPE_NAMES.get(base_type)
-    if accepted is None:
-        return None  # a type JSON cannot express: the project chose to override it anyway
-    if base_type is bool or isinstance(value, bool):
-        return None if type(value) is base_type else accepted
-    if base_type is float and isinstance(value, int):
-        return None
-    if base_type in (list, tuple):
-        return None if isinstance(value, list | tuple) else accepted
-    return None if isinstance(value, base_type) else accepted
+
+    def check(value: Any) -> str | None:
+        if base is None or accepted is None:
+            return None
+        if base_type is bool or isinstance(value, bool):
+            return None if type(value) is base_type else accepted
+        if base_type is float and isinstance(value, int):
+            return None
+        if base_type in (list, tuple):
+            return None if isinstance(value, list | tuple) else accepted
+        return None if isinstance(value, base_type) else accepted
+
+    return check
 
 
 def coerce(key: str, value: Any) -> Any:

@@ -164,9 +164,15 @@ def _load(model: type[Any], using: str, in_transaction: bool) -> Snapshot:
 def build_snapshot(rows: list[tuple[str, str, Any]]) -> Snapshot:
     """Validate each row (a bad one is skipped and logged) and merge the all-hosts rows under each host's."""
     by_host: dict[str, dict[str, Any]] = {"": {}}
+    rules: dict[str, tuple[str | None, policy.Validator | None]] = {}  # keys are few, rows many: judge each key once
     for key, host, value in rows:
-        reason = policy.refusal(key) or _value_reason(key, value)
-        if reason is not None:
+        if key not in rules:
+            refused = policy.refusal(key)
+            rules[key] = (refused, None if refused else policy.value_checker(key))
+        refused, check = rules[key]
+        problem = check(value) if check else None
+        if refused or problem:
+            reason = refused or f"{value!r} is not valid, expected {problem}"
             logger.warning("Skipped the override of %s for host %r: %s.", key, host, reason)
             continue
         by_host.setdefault(host, {})[key] = policy.coerce(key, value)
@@ -174,11 +180,6 @@ def build_snapshot(rows: list[tuple[str, str, Any]]) -> Snapshot:
     snapshot = {host: overlay.freeze({**all_hosts, **values}) for host, values in by_host.items()}
     snapshot[""] = overlay.freeze(all_hosts)
     return snapshot
-
-
-def _value_reason(key: str, value: Any) -> str | None:
-    accepted = policy.value_problem(key, value)
-    return None if accepted is None else f"{value!r} is not valid, expected {accepted}"
 
 
 store = SnapshotStore()
