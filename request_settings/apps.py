@@ -24,12 +24,14 @@ class RequestSettingsConfig(AppConfig):
         model = get_override_model()
         post_save.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_saved")
         post_delete.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_deleted")
-        setting_changed.connect(_reset_store, dispatch_uid="request_settings_setting_changed")
+        setting_changed.connect(_our_setting_changed, dispatch_uid="request_settings_setting_changed")
 
 
-def _reset_store(*, setting: str, **kwargs: Any) -> None:
-    """Our settings changed (override_settings in tests): drop the snapshot, whose TTL and rows depend on them."""
+def _our_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """Our settings changed (override_settings in tests): drop what was derived from them."""
     if setting.startswith("REQUEST_SETTINGS_"):
+        from request_settings.middleware import request_config
         from request_settings.store import store
 
+        request_config.cache_clear()
         store.reset()

@@ -340,6 +340,10 @@ class AppSettings:
     def _load(self, kind: _Kind[_T], name: str, stacklevel: int) -> _T:
         """Validate and import the value of ``name``; cache by name and raw value."""
         raw = self._lookup(name, stacklevel + 1)
+        value = raw.value
+        key = (kind.name, raw.name, value) if isinstance(value, str) else None
+        if key is not None and key in self._cache:
+            return cast(_T, self._cache[key])  # validated when it was cached; this is the hot path
         if raw.from_default:
             type_error: type[exc.AppSettingsError] = exc.DefaultValueTypeInvalid
             format_error: type[exc.AppSettingsError] = exc.DefaultValueFormatInvalid
@@ -352,15 +356,11 @@ class AppSettings:
             import_error = exc.OverrideValueNotImportable
             subject = f"The {raw.setting} setting"
             fix = f"Change {raw.setting} in your Django settings."
-        value = raw.value
         subject += f" must be {kind.expected}"
-        if not isinstance(value, str):
+        if key is None:
             raise type_error(f"{subject}, not {_describe(value)}. {fix}")
         if not kind.is_valid(value):
             raise format_error(f"{subject}, not {value!r}. {fix}")
-        key = (kind.name, raw.name, value)
-        if key in self._cache:
-            return cast(_T, self._cache[key])
         if kind is _MODEL:
             try:
                 apps.check_models_ready()

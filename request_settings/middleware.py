@@ -6,6 +6,7 @@ cookie settings in its response phase, so the layer must still be active then.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +16,16 @@ from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHt
 from request_settings import overlay
 from request_settings.conf.settings import settings as conf
 from request_settings.store import layer_for_host, store
+
+
+@functools.cache
+def request_config() -> tuple[bool, Callable[[HttpRequest], str]]:
+    """The kill switch and the host resolver, which every request needs: read once, cached per process.
+
+    Cleared on ``setting_changed`` (see apps.py), so ``override_settings`` still reaches them; neither can be
+    overridden per request.
+    """
+    return conf.ENABLED, conf.objects.HOST_RESOLVER
 
 
 class RequestSettingsMiddleware:
@@ -30,9 +41,10 @@ class RequestSettingsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        if not conf.ENABLED:
+        enabled, resolve_host = request_config()
+        if not enabled:
             return self.get_response(request)
-        layer = layer_for_host(conf.objects.HOST_RESOLVER(request), store.get())
+        layer = layer_for_host(resolve_host(request), store.get())
         # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
         # a context of their own, and the reset would fail.
         token = overlay.push(layer)
@@ -44,9 +56,10 @@ class RequestSettingsMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        if not conf.ENABLED:
+        enabled, resolve_host = request_config()
+        if not enabled:
             return await get_response(request)
-        layer = layer_for_host(conf.objects.HOST_RESOLVER(request), await store.aget())
+        layer = layer_for_host(resolve_host(request), await store.aget())
         token = overlay.push(layer)
         try:
             response = await get_response(request)

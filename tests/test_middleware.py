@@ -215,3 +215,14 @@ def test_streaming_wrapper_closes_the_original_iterator(rows):
     assert next(iterator) == b"60"
     response.close()
     assert closed == [True]
+
+
+def test_the_cached_kill_switch_and_resolver_follow_override_settings(rows, client):
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60  # both now cached
+    with override_settings(REQUEST_SETTINGS_ENABLED=False):
+        assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 3600
+    with override_settings(REQUEST_SETTINGS_HOST_RESOLVER="tests.test_middleware.tenant_from_header"):
+        response = client.get("/echo/", HTTP_HOST="other.example.com", HTTP_X_TENANT="shop.example.com")
+        assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60
+    assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 600
