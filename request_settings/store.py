@@ -97,13 +97,13 @@ class SnapshotStore:
 
     def get_outside_event_loop(self) -> Snapshot:
         """``get()`` for sync code that may run inside an event loop, where Django forbids queries."""
-        snapshot = self.cached()
-        if snapshot is not None:
-            return snapshot
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return self._refresh()
+            return self.get()
+        snapshot = self.cached()
+        if snapshot is not None:
+            return snapshot
         if self.last_good is not None:
             return self.last_good
         with ThreadPoolExecutor(max_workers=1) as executor:

@@ -292,3 +292,18 @@ def test_through_real_redis_every_process_sees_each_change_once(real_redis):
     writer.join()
     assert [p.check() for p in processes] == [True] * 3
     assert [p.check() for p in processes] == [False] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activate_in_a_worker_follows_the_stamp_too(shared_cache, clock):
+    from django.conf import settings
+
+    import request_settings
+
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    with request_settings.activate(HOST):
+        assert getattr(settings, KEY) == 600
+    change_in_another_process(60)
+    clock.advance(POLL_INTERVAL)
+    with request_settings.activate(HOST):
+        assert getattr(settings, KEY) == 60
