@@ -67,9 +67,7 @@ class DeprecatedSetting:
     def __post_init__(self) -> None:
         for field in ("name", "renamed_to", "replaced_by"):
             value = getattr(self, field)
-            if (value is not None or field == "name") and not (
-                isinstance(value, str) and _NAME.match(value)
-            ):
+            if (value is not None or field == "name") and not (isinstance(value, str) and _NAME.match(value)):
                 raise exc.DeprecationDeclarationError(
                     f"DeprecatedSetting {field} must be an upper-case setting name without the "
                     f"prefix, such as 'OLD_NAME', not {_describe(value)}."
@@ -193,12 +191,9 @@ class AppSettings:
         if "defaults_path" not in cls.__dict__:
             cls.defaults_path = f"{package}.defaults" if package else "defaults"
         deprecations = cls.deprecations
-        if not isinstance(deprecations, tuple) or not all(
-            isinstance(item, DeprecatedSetting) for item in deprecations
-        ):
+        if not isinstance(deprecations, tuple) or not all(isinstance(item, DeprecatedSetting) for item in deprecations):
             raise exc.DeprecationDeclarationError(
-                f"{cls.__qualname__}.deprecations must be a tuple of DeprecatedSetting, not "
-                f"{_describe(deprecations)}."
+                f"{cls.__qualname__}.deprecations must be a tuple of DeprecatedSetting, not {_describe(deprecations)}."
             )
         for attr in ("name", "renamed_to"):
             seen = [getattr(item, attr) for item in deprecations if getattr(item, attr)]
@@ -222,9 +217,7 @@ class AppSettings:
             ) from error
         self._defaults = {name: getattr(module, name) for name in dir(module) if _NAME.match(name)}
         self._deprecations = {item.name: item for item in cls.deprecations}
-        self._renamed_from = {
-            item.renamed_to: item for item in cls.deprecations if item.renamed_to is not None
-        }
+        self._renamed_from = {item.renamed_to: item for item in cls.deprecations if item.renamed_to is not None}
         self._check_deprecations()
         self._cache: dict[tuple[str, str, str], Any] = {}
         self.models: _Namespace[type[Model]] = _Namespace(self, _MODEL)
@@ -236,9 +229,7 @@ class AppSettings:
         where = f"{type(self).__qualname__}.deprecations"
         for item in self._deprecations.values():
             target = item.renamed_to or item.replaced_by
-            if target is not None and (
-                target not in self._defaults or target in self._deprecations
-            ):
+            if target is not None and (target not in self._defaults or target in self._deprecations):
                 raise exc.DeprecationDeclarationError(
                     f"{where}: {item.name!r} points at {target!r}, which is not a current setting "
                     f"in {self.defaults_path}. Add {target} to the defaults or fix the name."

@@ -89,17 +89,11 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
     """Wrong types in our own settings fail later, on a request; report them at start-up instead."""
     messages: Messages = []
     ttl = conf.CACHE_TTL
-    if (
-        isinstance(ttl, bool)
-        or not isinstance(ttl, int | float)
-        or not math.isfinite(ttl)
-        or ttl < 0
-    ):
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl < 0:
         messages.append(
             _error(
                 1,
-                f"REQUEST_SETTINGS_CACHE_TTL should be a non-negative number of seconds, not "
-                f"{_shown(ttl)}.",
+                f"REQUEST_SETTINGS_CACHE_TTL should be a non-negative number of seconds, not {_shown(ttl)}.",
                 "Set REQUEST_SETTINGS_CACHE_TTL to a number such as 5, or remove it.",
             )
         )
@@ -117,8 +111,7 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.append(
             _error(
                 3,
-                "REQUEST_SETTINGS_ALLOWED should be None or a collection of setting names, not "
-                f"{_shown(allowed)}.",
+                f"REQUEST_SETTINGS_ALLOWED should be None or a collection of setting names, not {_shown(allowed)}.",
                 "Write it as a list or set of strings, such as ['SESSION_EXPIRE_SECONDS'], or "
                 "None for the default policy.",
             )
@@ -128,8 +121,7 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.append(
             _error(
                 4,
-                f"REQUEST_SETTINGS_DENIED should be a collection of setting names, not "
-                f"{_shown(denied)}.",
+                f"REQUEST_SETTINGS_DENIED should be a collection of setting names, not {_shown(denied)}.",
                 "Write it as a list or set of strings, such as ['SITE_ID'], or () to deny nothing "
                 "beyond the built-in list.",
             )
@@ -142,8 +134,7 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
                 5,
                 f"REQUEST_SETTINGS_BROADCAST_CACHE should be None or an alias in CACHES "
                 f"({', '.join(map(repr, caches)) or 'none defined'}), not {_shown(alias)}.",
-                "Add the cache to CACHES (a shared one such as Redis), or set "
-                "REQUEST_SETTINGS_BROADCAST_CACHE = None.",
+                "Add the cache to CACHES (a shared one such as Redis), or set REQUEST_SETTINGS_BROADCAST_CACHE = None.",
             )
         )
     messages.extend(_fields_shape())
@@ -159,16 +150,13 @@ def _fields_shape() -> Iterator[CheckMessage]:
     if not isinstance(fields, dict):
         yield _error(
             6,
-            f"REQUEST_SETTINGS_FIELDS should be a dict of setting name -> field declaration, not "
-            f"{_shown(fields)}.",
+            f"REQUEST_SETTINGS_FIELDS should be a dict of setting name -> field declaration, not {_shown(fields)}.",
             hint,
         )
         return
     for key, declaration in fields.items():
         if not isinstance(key, str):
-            yield _error(
-                6, f"REQUEST_SETTINGS_FIELDS keys should be setting names, not {_shown(key)}.", hint
-            )
+            yield _error(6, f"REQUEST_SETTINGS_FIELDS keys should be setting names, not {_shown(key)}.", hint)
         elif not isinstance(declaration, dict):
             yield _error(
                 6,
@@ -261,11 +249,7 @@ def _is(entry: object, path: str) -> bool:
         # Importing a middleware (or an optional package) may fail in many ways; the request
         # handler reports that itself. Here it only means "not a match".
         return False
-    return (
-        isinstance(entry_class, type)
-        and isinstance(target, type)
-        and issubclass(entry_class, target)
-    )
+    return isinstance(entry_class, type) and isinstance(target, type) and issubclass(entry_class, target)
 
 
 def _first(middleware: list[Any], path: str) -> int | None:
@@ -280,8 +264,7 @@ def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
         return [
             _warning(
                 1,
-                f"MIDDLEWARE should contain {MIDDLEWARE_PATH!r}; without it no request gets "
-                "overrides.",
+                f"MIDDLEWARE should contain {MIDDLEWARE_PATH!r}; without it no request gets overrides.",
                 f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE, first or just after SecurityMiddleware.",
             )
         ]
@@ -291,8 +274,7 @@ def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
         messages.append(
             _warning(
                 2,
-                f"MIDDLEWARE should list RequestSettingsMiddleware once, not {len(ours)} times "
-                f"({listed}).",
+                f"MIDDLEWARE should list RequestSettingsMiddleware once, not {len(ours)} times ({listed}).",
                 "Keep the entry above SessionMiddleware and remove the others.",
             )
         )
@@ -305,10 +287,8 @@ def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
             messages.append(
                 _warning(
                     number,
-                    f"{MIDDLEWARE_PATH} should be above {middleware[above]} in MIDDLEWARE; below "
-                    f"it, {why}.",
-                    f"Move {MIDDLEWARE_PATH!r} up, first in MIDDLEWARE or just after "
-                    "SecurityMiddleware.",
+                    f"{MIDDLEWARE_PATH} should be above {middleware[above]} in MIDDLEWARE; below it, {why}.",
+                    f"Move {MIDDLEWARE_PATH!r} up, first in MIDDLEWARE or just after SecurityMiddleware.",
                 )
             )
     return messages
@@ -348,8 +328,7 @@ def check_fields(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) 
                 _error(
                     11,
                     f"REQUEST_SETTINGS_FIELDS[{key!r}] should build a form field: {problem}.",
-                    "Name a django.forms.Field subclass under 'field', with keyword arguments it "
-                    "accepts.",
+                    "Name a django.forms.Field subclass under 'field', with keyword arguments it accepts.",
                 )
             )
         reason = policy.refusal(key) if readable else None
@@ -416,8 +395,7 @@ def check_stored_overrides(
                 messages.append(
                     _warning(
                         6,
-                        f"The override of {key} for {where} should be removed: {key} cannot be "
-                        f"overridden ({reason}).",
+                        f"The override of {key} for {where} should be removed: {key} cannot be overridden ({reason}).",
                         hint,
                         obj=model,
                     )

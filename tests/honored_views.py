@@ -64,9 +64,7 @@ def debug_message(request: HttpRequest) -> JsonResponse:
     """Adds a debug and an info message; MESSAGE_LEVEL decides which are stored."""
     messages.debug(request, "debug detail")
     messages.info(request, "info detail")
-    return JsonResponse(
-        {"messages": [message.message for message in messages.get_messages(request)]}
-    )
+    return JsonResponse({"messages": [message.message for message in messages.get_messages(request)]})
 
 
 def current_site(request: HttpRequest) -> JsonResponse:

@@ -242,8 +242,7 @@ DEFAULT_ERRORS = [
         "MODULE_MISSING",
         DefaultValueNotImportable,
         MODULE,
-        ", but 'tests.helperapp.no_such_module' cannot be imported: "
-        "No module named 'tests.helperapp.no_such_module'",
+        ", but 'tests.helperapp.no_such_module' cannot be imported: No module named 'tests.helperapp.no_such_module'",
     ),
 ]
 NAMESPACES = {"get_model": "models", "get_object": "objects", "get_module": "modules"}
@@ -309,18 +308,13 @@ OVERRIDE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("method", "name", "value", "error", "expected", "detail"), OVERRIDE_ERRORS
-)
-def test_bad_overrides_raise_override_errors(
-    settings, method, name, value, error, expected, detail
-):
+@pytest.mark.parametrize(("method", "name", "value", "error", "expected", "detail"), OVERRIDE_ERRORS)
+def test_bad_overrides_raise_override_errors(settings, method, name, value, error, expected, detail):
     setattr(settings, f"HELPERAPP_{name}", value)
     if detail is None:
         detail = f", not {value!r} (function)"
     message = (
-        f"The HELPERAPP_{name} setting must be {expected}{detail}. "
-        f"Change HELPERAPP_{name} in your Django settings."
+        f"The HELPERAPP_{name} setting must be {expected}{detail}. Change HELPERAPP_{name} in your Django settings."
     )
     for read in (
         lambda: getattr(helper, method)(name),
@@ -477,9 +471,7 @@ def test_deprecation_warnings_point_at_the_callers_line(settings):
         assert helper.get_model("USER_MODEL") is User
         lines.append(inspect.currentframe().f_lineno + 1)
         assert helper.models.ACCOUNT_MODEL is User
-    assert [(w.filename, w.lineno) for w in record] == [
-        (__file__, line) for line in [*lines[:6], lines[6], lines[6]]
-    ]
+    assert [(w.filename, w.lineno) for w in record] == [(__file__, line) for line in [*lines[:6], lines[6], lines[6]]]
 
 
 @pytest.mark.parametrize("read", MODEL_READERS.values(), ids=MODEL_READERS)
@@ -539,9 +531,7 @@ def test_reading_a_setting_deprecated_for_removal(read):
 def test_reading_a_model_setting_deprecated_for_removal(read):
     with pytest.warns(DeprecationWarning) as record:
         assert read(helper, "LEGACY_MODEL") is Group
-    assert single_warning(record) == (
-        "The HELPERAPP_LEGACY_MODEL setting is deprecated and will be removed in 3.0."
-    )
+    assert single_warning(record) == ("The HELPERAPP_LEGACY_MODEL setting is deprecated and will be removed in 3.0.")
 
 
 @pytest.mark.parametrize("read", READERS.values(), ids=READERS)
@@ -549,9 +539,7 @@ def test_old_prefixed_setting_is_honoured_through_the_new_name(settings, read):
     settings.HELPERAPP_SALUTATION = "hey"
     with pytest.warns(DeprecationWarning) as record:
         assert read(helper, "GREETING") == "hey"
-    assert single_warning(record) == (
-        f"{SALUTATION_DEPRECATED} Rename it to HELPERAPP_GREETING in your settings."
-    )
+    assert single_warning(record) == (f"{SALUTATION_DEPRECATED} Rename it to HELPERAPP_GREETING in your settings.")
 
 
 @pytest.mark.parametrize("read", MODEL_READERS.values(), ids=MODEL_READERS)
@@ -572,8 +560,7 @@ def test_old_prefixed_setting_is_ignored_when_the_new_one_is_set(settings, read)
     with pytest.warns(DeprecationWarning) as record:
         assert read(helper, "GREETING") == "hi"
     assert single_warning(record) == (
-        f"{SALUTATION_DEPRECATED} It is ignored because HELPERAPP_GREETING is also set: "
-        "remove HELPERAPP_SALUTATION."
+        f"{SALUTATION_DEPRECATED} It is ignored because HELPERAPP_GREETING is also set: remove HELPERAPP_SALUTATION."
     )
 
 
@@ -589,15 +576,12 @@ def test_reading_the_old_name_while_the_project_sets_the_old_name(settings):
 
 
 def test_guidance_is_added_to_every_warning(settings):
-    throwaway = make(
-        (DeprecatedSetting("OLD", renamed_to="GREETING", removing_in="2.0", guidance="See docs."),)
-    )
+    throwaway = make((DeprecatedSetting("OLD", renamed_to="GREETING", removing_in="2.0", guidance="See docs."),))
     settings.X_OLD = "hey"
     with pytest.warns(DeprecationWarning) as record:
         assert throwaway.OLD == "hey"
     assert [str(w.message) for w in record] == [
-        "The X_OLD setting is deprecated and will be removed in 2.0. Use X_GREETING instead. "
-        "See docs.",
+        "The X_OLD setting is deprecated and will be removed in 2.0. Use X_GREETING instead. See docs.",
         "The X_OLD setting is deprecated and will be removed in 2.0. Rename it to X_GREETING in "
         "your settings. See docs.",
     ]
@@ -663,8 +647,7 @@ def test_bad_value_under_the_old_name_names_the_old_setting(settings, value, err
         ),
         (
             {"name": "OLD", "removing_in": 2.0},
-            "DeprecatedSetting 'OLD' removing_in must be a non-empty string or None, not 2.0 "
-            "(float).",
+            "DeprecatedSetting 'OLD' removing_in must be a non-empty string or None, not 2.0 (float).",
         ),
         (
             {"name": "OLD", "removing_in": ""},
@@ -720,8 +703,7 @@ def test_deprecated_setting_defaults():
                 DeprecatedSetting("A", renamed_to="GREETING"),
                 DeprecatedSetting("B", renamed_to="GREETING"),
             ),
-            "Throwaway.deprecations has more than one DeprecatedSetting with "
-            "renamed_to='GREETING'. Keep one.",
+            "Throwaway.deprecations has more than one DeprecatedSetting with renamed_to='GREETING'. Keep one.",
         ),
     ],
 )

@@ -215,8 +215,7 @@ def test_e008_and_e009_a_model_that_is_not_an_override_table(settings):
     assert ids(messages) == ["request_settings.E008", "request_settings.E009"]
     e008, e009 = messages
     assert e008.msg == (
-        "auth.Group (REQUEST_SETTINGS_MODEL) should have the fields key, value and host; "
-        "it lacks key, value, host."
+        "auth.Group (REQUEST_SETTINGS_MODEL) should have the fields key, value and host; it lacks key, value, host."
     )
     assert "Subclass request_settings.models.AbstractSettingOverride" in e008.hint
     assert e009.msg == (
@@ -294,9 +293,7 @@ def test_w001_middleware_missing(settings):
     settings.MIDDLEWARE = [SECURITY, SESSION, COMMON]
     message = only(checks.check_middleware(), "request_settings.W001")
     assert isinstance(message, Warning)
-    assert message.msg == (
-        f"MIDDLEWARE should contain {OURS!r}; without it no request gets overrides."
-    )
+    assert message.msg == (f"MIDDLEWARE should contain {OURS!r}; without it no request gets overrides.")
     assert "first or just after SecurityMiddleware" in message.hint
 
 
@@ -310,8 +307,7 @@ def test_w003_below_session_middleware(settings):
     settings.MIDDLEWARE = [SECURITY, SESSION, OURS, COMMON]
     message = only(checks.check_middleware(), "request_settings.W003")
     assert message.msg == (
-        f"{OURS} should be above {SESSION} in MIDDLEWARE; below it, the session cookie would "
-        "ignore the overrides."
+        f"{OURS} should be above {SESSION} in MIDDLEWARE; below it, the session cookie would ignore the overrides."
     )
     assert f"Move {OURS!r} up" in message.hint
 
@@ -369,9 +365,7 @@ def test_middleware_checks_silent_on_good_positions(settings, middleware):
 def test_e011_field_cannot_be_built(settings, declaration, detail):
     settings.REQUEST_SETTINGS_FIELDS = {"SESSION_EXPIRE_SECONDS": declaration}
     message = only(checks.check_fields(), "request_settings.E011")
-    assert message.msg.startswith(
-        "REQUEST_SETTINGS_FIELDS['SESSION_EXPIRE_SECONDS'] should build a form field: "
-    )
+    assert message.msg.startswith("REQUEST_SETTINGS_FIELDS['SESSION_EXPIRE_SECONDS'] should build a form field: ")
     assert detail in message.msg
     assert "django.forms.Field subclass" in message.hint
 
@@ -392,16 +386,13 @@ def test_w005_field_for_a_refused_key(settings, key, reason):
         return
     message = only(messages, "request_settings.W005")
     assert message.msg.startswith(
-        f"REQUEST_SETTINGS_FIELDS should only declare keys that may be overridden; {key} cannot "
-        f"be: {reason}"
+        f"REQUEST_SETTINGS_FIELDS should only declare keys that may be overridden; {key} cannot be: {reason}"
     )
     assert f"Remove {key!r} from REQUEST_SETTINGS_FIELDS" in message.hint
 
 
 def test_w005_follows_the_projects_deny_list(settings):
-    settings.REQUEST_SETTINGS_FIELDS = {
-        "SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField"}
-    }
+    settings.REQUEST_SETTINGS_FIELDS = {"SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField"}}
     assert checks.check_fields() == []
     settings.REQUEST_SETTINGS_DENIED = ["SESSION_EXPIRE_SECONDS"]
     message = only(checks.check_fields(), "request_settings.W005")

@@ -321,9 +321,7 @@ def test_sensitive_mail_setting_refused_unless_allowed(key):
     with pytest.raises(ValidationError) as caught:
         set_override(key, value)
 
-    assert caught.value.message_dict == {
-        "key": [f"{key} cannot be overridden: {policy.SENSITIVE}."]
-    }
+    assert caught.value.message_dict == {"key": [f"{key} cannot be overridden: {policy.SENSITIVE}."]}
     assert not SettingOverride.objects.exists()
 
 
@@ -373,9 +371,7 @@ def test_password_reset_timeout_expires_the_reset_link():
     with mock.patch.object(default_token_generator, "_now", return_value=two_hours_ago):
         token = default_token_generator.make_token(user)
     set_override("PASSWORD_RESET_TIMEOUT", 3600)
-    url = reverse(
-        "password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)), token]
-    )
+    url = reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)), token])
 
     response_a = client(A).get(url)
     response_b = client(B).get(url)
@@ -421,9 +417,7 @@ def test_data_upload_max_number_files():
     set_override("DATA_UPLOAD_MAX_NUMBER_FILES", 2)
 
     def upload(host):
-        files = {
-            f"file{number}": SimpleUploadedFile(f"{number}.txt", b"data") for number in range(3)
-        }
+        files = {f"file{number}": SimpleUploadedFile(f"{number}.txt", b"data") for number in range(3)}
         return client(host).post(reverse("honored-form"), files)
 
     assert upload(A).status_code == 400
@@ -487,9 +481,7 @@ def test_default_charset_of_responses():
 def test_message_level_decides_which_messages_are_stored():
     set_override("MESSAGE_LEVEL", 10)  # messages.DEBUG
 
-    assert client(A).get(reverse("honored-messages")).json() == {
-        "messages": ["debug detail", "info detail"]
-    }
+    assert client(A).get(reverse("honored-messages")).json() == {"messages": ["debug detail", "info detail"]}
     assert client(B).get(reverse("honored-messages")).json() == {"messages": ["info detail"]}
 
 
@@ -655,9 +647,7 @@ def assert_value_refused(key, value):
         accepted = policy.value_problem(key, value)
 
     assert accepted
-    assert caught.value.message_dict == {
-        "value": [f"{value!r} is not a valid value for {key}: expected {accepted}."]
-    }
+    assert caught.value.message_dict == {"value": [f"{value!r} is not a valid value for {key}: expected {accepted}."]}
     assert not SettingOverride.objects.exists()
 
 
@@ -671,8 +661,7 @@ def test_validator_message_says_what_is_accepted():
         SettingOverride.objects.set("SESSION_COOKIE_SAMESITE", "Sometimes", host=A)
 
     assert caught.value.message_dict["value"] == [
-        "'Sometimes' is not a valid value for SESSION_COOKIE_SAMESITE: "
-        "expected one of 'Lax', 'Strict', 'None', False."
+        "'Sometimes' is not a valid value for SESSION_COOKIE_SAMESITE: expected one of 'Lax', 'Strict', 'None', False."
     ]
 
 

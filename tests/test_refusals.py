@@ -191,12 +191,8 @@ def insert_raw(key, value, host=A):
     """INSERT a row the way a careless migration or a SQL console would: no validation at all."""
     model = SettingOverride
     quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(model._meta.get_field(name).column) for name in ("key", "host", "value")
-    )
-    audit = ", ".join(
-        quote(model._meta.get_field(name).column) for name in ("created_at", "updated_at")
-    )
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in ("key", "host", "value"))
+    audit = ", ".join(quote(model._meta.get_field(name).column) for name in ("created_at", "updated_at"))
     json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -238,9 +234,7 @@ def test_a_refused_row_inserted_by_raw_sql_is_not_applied(key, reason, caplog):
         "SESSION_EXPIRE_SECONDS": 42,  # the other rows still apply
         "SESSION_TIMEOUT_REDIRECT": "/timed-out/",
     }
-    warnings = [
-        record.getMessage() for record in caplog.records if record.name == "request_settings"
-    ]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "request_settings"]
     assert f"Skipped the override of {key} for host {A!r}: {reason}." in warnings
 
 

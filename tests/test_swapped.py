@@ -19,8 +19,7 @@ SWAPPED = "swappedapp.TenantOverride"
 
 if getattr(settings, "REQUEST_SETTINGS_MODEL", None) != SWAPPED:
     pytest.skip(
-        f"needs REQUEST_SETTINGS_MODEL = {SWAPPED!r}: run "
-        "pytest --ds=tests.swapped_settings tests/test_swapped.py",
+        f"needs REQUEST_SETTINGS_MODEL = {SWAPPED!r}: run pytest --ds=tests.swapped_settings tests/test_swapped.py",
         allow_module_level=True,
     )
 
@@ -106,9 +105,7 @@ def test_a_committed_change_reaches_the_next_request_through_the_cached_snapshot
 
 
 def test_admin_urls_are_the_custom_models():
-    assert reverse("admin:swappedapp_tenantoverride_changelist") == (
-        "/admin/swappedapp/tenantoverride/"
-    )
+    assert reverse("admin:swappedapp_tenantoverride_changelist") == ("/admin/swappedapp/tenantoverride/")
     assert reverse("admin:swappedapp_tenantoverride_add") == "/admin/swappedapp/tenantoverride/add/"
 
 

@@ -9,6 +9,4 @@ from tests.helperapp.conf.settings import settings as helper
 
 def greeting(request: HttpRequest) -> JsonResponse:
     """HELPERAPP_GREETING and the HELPERAPP_USER_MODEL model, as this request sees them."""
-    return JsonResponse(
-        {"greeting": helper.GREETING, "user_model": helper.models.USER_MODEL._meta.label}
-    )
+    return JsonResponse({"greeting": helper.GREETING, "user_model": helper.models.USER_MODEL._meta.label})

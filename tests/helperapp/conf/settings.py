@@ -17,9 +17,7 @@ class HelperAppSettings(AppSettings):
             removing_in="2.0",
             guidance="PAGE_SIZE counts rows, not items.",
         ),
-        DeprecatedSetting(
-            "LEGACY_MODE", removing_in="2.0", warning_category=PendingDeprecationWarning
-        ),
+        DeprecatedSetting("LEGACY_MODE", removing_in="2.0", warning_category=PendingDeprecationWarning),
         DeprecatedSetting("LEGACY_MODEL", removing_in="3.0"),
     )
 
