@@ -68,9 +68,7 @@ def wsgi_caller(handler: Callable[..., Any], host: str) -> Callable[[], None]:
     return call
 
 
-def us_per_request(
-    callers: dict[str, Callable[[], None]], number: int = 3000
-) -> dict[str, dict[str, float]]:
+def us_per_request(callers: dict[str, Callable[[], None]], number: int = 3000) -> dict[str, dict[str, float]]:
     """Interleave the variants repeat by repeat: drift on a noisy machine hits them alike."""
     times: dict[str, list[float]] = {name: [] for name in callers}
     for _ in range(REPEAT):
@@ -99,10 +97,7 @@ def migrate() -> None:
 def hosts(start: int, stop: int) -> list[Any]:
     from request_settings.models import SettingOverride
 
-    return [
-        SettingOverride(key="BENCH_LIMIT", value=i, host=f"h{i}.bench.test")
-        for i in range(start, stop)
-    ]
+    return [SettingOverride(key="BENCH_LIMIT", value=i, host=f"h{i}.bench.test") for i in range(start, stop)]
 
 
 def run_plain() -> dict[str, Any]:
@@ -140,9 +135,7 @@ def run_ours() -> dict[str, Any]:
         out["untouched_inside"] = ns_per_read("settings.BENCH_OTHER", ns)
 
     off, on = handler_with([]), handler_with(MIDDLEWARE)
-    out["wsgi_10"] = us_per_request(
-        {"off": wsgi_caller(off, "h5.bench.test"), "on": wsgi_caller(on, "h5.bench.test")}
-    )
+    out["wsgi_10"] = us_per_request({"off": wsgi_caller(off, "h5.bench.test"), "on": wsgi_caller(on, "h5.bench.test")})
 
     SettingOverride.objects.bulk_create(hosts(10, 10_000), batch_size=1000)
     store.invalidate()
@@ -186,11 +179,7 @@ def run_dynprefs() -> dict[str, Any]:
     global_preferences = global_preferences_registry.manager()
     global_preferences["bench__limit"] = 42
     assert global_preferences["bench__limit"] == 42
-    return {
-        "read": ns_per_read(
-            'global_preferences["bench__limit"]', {"global_preferences": global_preferences}
-        )
-    }
+    return {"read": ns_per_read('global_preferences["bench__limit"]', {"global_preferences": global_preferences})}
 
 
 def run_extra_settings() -> dict[str, Any]:
