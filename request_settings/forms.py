@@ -16,7 +16,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import SafeExceptionReporterFilter, get_default_exception_reporter_filter
 
 from request_settings import fields, policy
 from request_settings.conf.settings import settings as conf
@@ -30,7 +30,7 @@ HOST_MAX_LENGTH = 255
 
 def is_secret(key: str) -> bool:
     """Keys that look secret by the pattern of Django's error reports (API, TOKEN, PASS...)."""
-    return bool(SafeExceptionReporterFilter.hidden_settings.search(key))
+    return bool(get_default_exception_reporter_filter().hidden_settings.search(key))
 
 
 def value_text(key: str, value: Any) -> str:
@@ -45,13 +45,16 @@ def value_text(key: str, value: Any) -> str:
 
 
 def display_value(key: str, value: Any) -> str:
-    """``value`` as JSON for reading, masked when ``key`` looks secret."""
-    if is_secret(key):
-        return MASK
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
+    """``value`` as JSON for reading, masked like Django's error reports mask settings.
+
+    Through the project's exception reporter filter: a secret-looking key is masked whole, and so are
+    secret-looking keys inside a dict value.
+    """
+    report_filter = get_default_exception_reporter_filter()
+    cleansed = report_filter.cleanse_setting(key, value)
+    if cleansed == report_filter.cleansed_substitute:
+        return str(cleansed)
+    return json.dumps(cleansed, ensure_ascii=False, default=repr)
 
 
 def host_label(host: str) -> str:

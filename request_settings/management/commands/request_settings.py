@@ -17,17 +17,16 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, router, transaction
-from django.views.debug import get_default_exception_reporter_filter
 
 from request_settings import policy
 from request_settings.conf.settings import settings as conf
 from request_settings.fields import parse_value
+from request_settings.forms import display_value, host_label, is_secret
 from request_settings.hosts import normalise_host
 from request_settings.models import get_override_model, validate_host, validate_override
 
 _MISSING = object()
 _NOT_SET = "(not set)"
-_ALL_HOSTS = "(all hosts)"
 _FIELDS = ("key", "host", "value")
 
 
@@ -42,26 +41,9 @@ def _host(text: str) -> str:
     return host
 
 
-def _label(host: str) -> str:
-    return host or _ALL_HOSTS
-
-
 def _scope(host: str) -> str:
     """``(shop.example.com)`` or ``(all hosts)``, to follow a key."""
-    return f"({host})" if host else _ALL_HOSTS
-
-
-def _shown(key: str, value: Any) -> str:
-    """The value for a terminal: masked when the key looks secret, as Django's error reports do."""
-    report_filter = get_default_exception_reporter_filter()
-    cleansed = report_filter.cleanse_setting(key, value)
-    if cleansed == report_filter.cleansed_substitute:
-        return str(cleansed)
-    return json.dumps(cleansed, ensure_ascii=False, default=repr)
-
-
-def _is_secret(key: str) -> bool:
-    return bool(get_default_exception_reporter_filter().hidden_settings.search(key))
+    return f"({host})" if host else host_label(host)
 
 
 def _messages(error: ValidationError) -> str:
@@ -145,11 +127,11 @@ class Command(BaseCommand):
             rows = rows.filter(host=host)
         found = sorted(rows.values_list("host", "key", "value"), key=lambda row: (row[0], row[1]))
         if not found:
-            where = "" if host is None else f" for {_label(host)}"
+            where = "" if host is None else f" for {host_label(host)}"
             self.stdout.write(f"No overrides{where}.")
-        width = max((len(_label(row_host)) for row_host, _key, _value in found), default=0)
+        width = max((len(host_label(row_host)) for row_host, _key, _value in found), default=0)
         for row_host, key, value in found:
-            line = f"{_label(row_host):<{width}}  {key} = {_shown(key, value)}"
+            line = f"{host_label(row_host):<{width}}  {key} = {display_value(key, value)}"
             problem = _row_problem(key, value)
             self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
         self._warn_if_disabled()
@@ -175,14 +157,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"The {source} is ignored: {problem}.")
                 continue
             value = policy.coerce(key, rows[source_host])
-            self.stdout.write(f"{key} = {_shown(key, value)} ({source})")
+            self.stdout.write(f"{key} = {display_value(key, value)} ({source})")
             break
         else:
             base = policy.base_value(key, _MISSING)
             if base is _MISSING:
                 self.stdout.write(f"{key}: not set")
             else:
-                self.stdout.write(f"{key} = {_shown(key, base)} (settings.py)")
+                self.stdout.write(f"{key} = {display_value(key, base)} (settings.py)")
         self._warn_if_disabled()
 
     def _export(self, options: dict[str, Any]) -> None:
@@ -197,7 +179,7 @@ class Command(BaseCommand):
             for key, row_host, value in found
         ]
         self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
-        secrets = sorted({key for key, _host, _value in found if _is_secret(key)})
+        secrets = sorted({key for key, _host, _value in found if is_secret(key)})
         named = f" ({', '.join(secrets)})" if secrets else ""
         self.stderr.write(
             f"Exported {len(found)} override(s). Values are written in full, "
@@ -223,8 +205,8 @@ class Command(BaseCommand):
             model.objects.set(key, value, host=host, user=user)
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
-        before = _NOT_SET if previous is None else _shown(key, previous[0])
-        self.stdout.write(f"{key}: {before} -> {_shown(key, value)} {_scope(host)}")
+        before = _NOT_SET if previous is None else display_value(key, previous[0])
+        self.stdout.write(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}")
 
     def _unset(self, options: dict[str, Any]) -> None:
         key = self._key(options["key"])
@@ -233,7 +215,7 @@ class Command(BaseCommand):
         model = get_override_model()
         old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
         if model.objects.unset(key, host=host, user=user):
-            self.stdout.write(f"{key}: {_shown(key, old)} -> {_NOT_SET} {_scope(host)}")
+            self.stdout.write(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}")
         else:
             self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
 
@@ -380,10 +362,10 @@ def _changes(current: dict[tuple[str, str], Any], wanted: dict[tuple[str, str], 
 def _change_line(sign: str, key: str, host: str, old: Any, value: Any) -> str:
     where = f"{sign} {key} {_scope(host)}"
     if sign == "+":
-        return f"{where} = {_shown(key, value)}"
+        return f"{where} = {display_value(key, value)}"
     if sign == "~":
-        return f"{where}: {_shown(key, old)} -> {_shown(key, value)}"
-    return f"{where}: {_shown(key, old)}"
+        return f"{where}: {display_value(key, old)} -> {display_value(key, value)}"
+    return f"{where}: {display_value(key, old)}"
 
 
 def _entry_lines(text: str) -> Iterable[int]:
