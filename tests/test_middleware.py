@@ -71,6 +71,23 @@ def test_the_view_error_sees_the_override(rows):
         client.get("/boom/", HTTP_HOST="shop.example.com")
 
 
+def test_a_template_rendered_after_the_view_returned_sees_the_override(rows, client):
+    response = client.get("/template/", HTTP_HOST="shop.example.com")
+    assert response.content == b"60"
+
+
+def test_signal_receivers_called_during_the_request_see_the_override(rows, client):
+    def receiver(**kwargs):
+        return settings.SESSION_EXPIRE_SECONDS
+
+    views.something_happened.connect(receiver)
+    try:
+        response = client.get("/signal/", HTTP_HOST="shop.example.com")
+    finally:
+        views.something_happened.disconnect(receiver)
+    assert response.json() == {"seen": [60]}
+
+
 def test_request_finished_handlers_run_after_the_layer_is_gone(rows, client):
     views.seen_in_signal.clear()
     echo(client, "shop.example.com")

@@ -14,6 +14,8 @@ urlpatterns = [
     path("stream/", views.stream, name="stream"),
     path("async-stream/", views.async_stream, name="async-stream"),
     path("boom/", views.boom, name="boom"),
+    path("template/", views.template, name="template"),
+    path("signal/", views.send_signal, name="signal"),
     path("settings/", include("request_settings.urls")),
     path(
         "session-timeout/",

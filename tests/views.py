@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import request_finished
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.template import engines
+from django.template.response import SimpleTemplateResponse
 
 _MISSING = "<missing>"
 
@@ -51,6 +54,21 @@ def async_stream(request: HttpRequest) -> StreamingHttpResponse:
             yield f"{getattr(settings, 'SESSION_EXPIRE_SECONDS', _MISSING)}\n"
 
     return StreamingHttpResponse(chunks())
+
+
+def template(request: HttpRequest) -> SimpleTemplateResponse:
+    """Rendered by the handler after the view has returned, still inside the middleware chain."""
+    page = engines["django"].from_string("{{ settings.SESSION_EXPIRE_SECONDS }}")
+    return SimpleTemplateResponse(page, {"settings": settings})
+
+
+something_happened = Signal()
+
+
+def send_signal(request: HttpRequest) -> JsonResponse:
+    """Receivers of a signal sent during the request report what they saw."""
+    replies = something_happened.send(sender=None)
+    return JsonResponse({"seen": [reply for _receiver, reply in replies]})
 
 
 def boom(request: HttpRequest) -> HttpResponse:
