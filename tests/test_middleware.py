@@ -120,12 +120,16 @@ async def test_concurrent_async_requests_for_different_hosts_never_mix(rows):
     client = HostAsyncClient()
     hosts = {"shop.example.com": 60, "b.example.com": 70, "c.example.com": 600}
 
-    async def one(host):
-        response = await client.get("/async-echo/", headers={"host": host})
+    async def one(path, host):
+        response = await client.get(path, headers={"host": host})
         return host, response.json()["values"]["SESSION_EXPIRE_SECONDS"]
 
-    results = await asyncio.gather(*(one(host) for _ in range(10) for host in hosts))
-    assert all(value == hosts[host] for host, value in results)
+    # Async and sync views through the ASGI handler, interleaved.
+    requests = [one(path, host) for _ in range(10) for host in hosts for path in ("/async-echo/", "/echo/")]
+    results = await asyncio.gather(*requests)
+    wrong = [(host, value) for host, value in results if value != hosts[host]]
+    assert len(results) == 60
+    assert wrong == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,6 +151,14 @@ def test_concurrent_threaded_requests_for_different_hosts_never_mix(rows):
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+@override_settings(SESSION_EXPIRE_SECONDS=10)
+def test_override_settings_still_works_and_rows_win_over_it(client):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="shop.example.com")
+    assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60
+    assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 10
+    assert settings.SESSION_EXPIRE_SECONDS == 10
 
 
 @override_settings(REQUEST_SETTINGS_ENABLED=False)

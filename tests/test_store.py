@@ -61,6 +61,17 @@ def test_at_most_one_query_per_ttl_whatever_the_hosts(clock, django_assert_num_q
 
 
 @pytest.mark.django_db(transaction=True)
+def test_after_a_change_one_query_refreshes_and_the_next_requests_query_nothing(clock, django_assert_num_queries):
+    assert value_for("a.example.com") == 3600
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    with django_assert_num_queries(1):
+        assert value_for("a.example.com") == 60
+        assert value_for("b.example.com") == 3600
+    with django_assert_num_queries(0):
+        assert [value_for("a.example.com") for _ in range(5)] == [60] * 5
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_save_in_this_process_is_visible_to_the_next_request(clock):
     assert value_for("a.example.com") == 3600
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
