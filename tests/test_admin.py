@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
 from request_settings.models import SettingOverride, SettingOverrideChange
+from tests.utils import logged_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +20,8 @@ AUDIT = "admin:request_settings_settingoverride_audit"
 
 
 def staff_client(django_user_model, *actions: str, name: str = "editor") -> Client:
-    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
     codenames = [f"{action}_settingoverride" for action in actions]
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
+    return logged_in_client(django_user_model, codenames, name=name, is_staff=True)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from request_settings.models import SettingOverride, SettingOverrideChange
+from tests.utils import logged_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +18,7 @@ TIMEOUT_ALL = "session-timeout-all"  # keys=["SESSION_EXPIRE_SECONDS"], host=""
 
 
 def logged_in(django_user_model, *codenames, name="staffer"):
-    user = django_user_model.objects.create_user(name, password="pw")  # no admin access needed
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
+    return logged_in_client(django_user_model, codenames, name=name)  # no admin access needed
 
 
 @pytest.fixture

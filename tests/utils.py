@@ -13,3 +13,16 @@ class HostAsyncClient(AsyncClient):
         if sum(name == b"host" for name, _ in headers) > 1:
             request["headers"] = [header for header in headers if header != (b"host", b"testserver")]
         return super().request(**request)
+
+
+def logged_in_client(user_model, codenames, *, name: str, is_staff: bool = False):
+    """A test Client logged in as a new user holding exactly ``codenames``; the user is at ``client.user``."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    user = user_model.objects.create_user(name, password="pw", is_staff=is_staff)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
