@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -29,7 +28,7 @@ class activate:
 
     def __init__(self, host: str | None = None) -> None:
         self.host = normalise_host(host)
-        self._tokens: list[Token[Mapping[str, Any] | None] | None] = []
+        self._tokens: list[overlay.LayerToken | None] = []
 
     def __enter__(self) -> Mapping[str, Any]:
         from request_settings.store import store
@@ -62,7 +61,7 @@ class activate:
             self._tokens.append(None)
             return overlay.current()
         layer = layer_for_host(self.host, snapshot())
-        self._tokens.append(overlay.push(layer))
+        self._tokens.append(overlay.push(layer, self.host))
         return layer
 
     def __call__(self, func: _F) -> _F:

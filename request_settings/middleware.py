@@ -44,31 +44,33 @@ class RequestSettingsMiddleware:
         enabled, resolve_host = request_config()
         if not enabled:
             return self.get_response(request)
-        layer = layer_for_host(resolve_host(request), store.get())
+        host = resolve_host(request)
+        layer = layer_for_host(host, store.get())
         # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
         # a context of their own, and the reset would fail.
-        token = overlay.push(layer)
+        token = overlay.push(layer, host)
         try:
             response: HttpResponseBase = self.get_response(request)
         finally:
             overlay.pop(token)
-        return _stream_in_layer(response, layer)
+        return _stream_in_layer(response, layer, host)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         enabled, resolve_host = request_config()
         if not enabled:
             return await get_response(request)
-        layer = layer_for_host(resolve_host(request), await store.aget())
-        token = overlay.push(layer)
+        host = resolve_host(request)
+        layer = layer_for_host(host, await store.aget())
+        token = overlay.push(layer, host)
         try:
             response = await get_response(request)
         finally:
             overlay.pop(token)
-        return _stream_in_layer(response, layer)
+        return _stream_in_layer(response, layer, host)
 
 
-def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any]) -> HttpResponseBase:
+def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any], host: str) -> HttpResponseBase:
     """Streaming bodies are produced after the chain returned: produce each chunk inside the layer again.
 
     FileResponse is left alone: wrapping its content would disable ``wsgi.file_wrapper``, and a file needs no
@@ -77,17 +79,17 @@ def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any]) -> Ht
     if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse) and layer:
         content = response.streaming_content
         if response.is_async:
-            response.streaming_content = _achunks_in_layer(content, layer)  # type: ignore[arg-type]
+            response.streaming_content = _achunks_in_layer(content, layer, host)  # type: ignore[arg-type]
         else:
-            response.streaming_content = _chunks_in_layer(content, layer)  # type: ignore[arg-type]
+            response.streaming_content = _chunks_in_layer(content, layer, host)  # type: ignore[arg-type]
     return response
 
 
-def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any]) -> Iterator[bytes]:
+def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any], host: str) -> Iterator[bytes]:
     # A generator shares its caller's context: set and reset around each step, never across a yield.
     iterator = iter(content)
     while True:
-        token = overlay.push(layer)
+        token = overlay.push(layer, host)
         try:
             chunk = next(iterator)
         except StopIteration:
@@ -97,10 +99,10 @@ def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any]) -> Iter
         yield chunk
 
 
-async def _achunks_in_layer(content: AsyncIterator[bytes], layer: Mapping[str, Any]) -> AsyncIterator[bytes]:
+async def _achunks_in_layer(content: AsyncIterator[bytes], layer: Mapping[str, Any], host: str) -> AsyncIterator[bytes]:
     iterator = aiter(content)
     while True:
-        token = overlay.push(layer)
+        token = overlay.push(layer, host)
         try:
             chunk = await anext(iterator)
         except StopAsyncIteration:

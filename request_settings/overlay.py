@@ -24,6 +24,8 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 _object_getattribute = object.__getattribute__
 _layer: ContextVar[Mapping[str, Any] | None] = ContextVar("request_settings_layer", default=None)
+_host: ContextVar[str | None] = ContextVar("request_settings_host", default=None)
+LayerToken = tuple[Token[Mapping[str, Any] | None], Token[str | None]]
 
 Pins = tuple[tuple[str | None, Mapping[str, Any]], ...]
 _pins: ContextVar[Pins] = ContextVar("request_settings_pins", default=())
@@ -64,9 +66,21 @@ def _overlay_class() -> type[LazySettings]:
     current = type(settings)  # type() is not fooled by LazyObject's forwarded __class__
     if current.__dict__.get("_request_settings_overlay"):
         return current
-    overlay = type(f"RequestSettings{current.__name__}", (current,), {"_request_settings_overlay": True})
+    # Same __module__, __qualname__ and __name__ as the class it replaces: Django finds its own translation catalogs
+    # through sys.modules[settings.__module__] (django/utils/translation/trans_real.py), and other code introspects.
+    namespace = {
+        "_request_settings_overlay": True,
+        "__module__": current.__module__,
+        "__qualname__": current.__qualname__,
+        "__doc__": current.__doc__,
+    }
+    overlay = type(current.__name__, (current,), namespace)
     object.__dict__["__class__"].__set__(settings, overlay)
     return overlay
+
+
+def is_installed() -> bool:
+    return bool(type(settings).__dict__.get("_request_settings_overlay"))
 
 
 def install() -> None:
@@ -94,13 +108,20 @@ def current() -> Mapping[str, Any]:
     return EMPTY if layer is None else layer
 
 
-def push(layer: Mapping[str, Any]) -> Token[Mapping[str, Any] | None]:
-    """Make ``layer`` the current context's layer; the keys must already be overridable (see ``freeze``)."""
-    return _layer.set(layer)
+def current_host() -> str | None:
+    """The host whose layer is active: None outside any layer, ``""`` for the all-hosts layer."""
+    return _host.get()
 
 
-def pop(token: Token[Mapping[str, Any] | None]) -> None:
-    _layer.reset(token)
+def push(layer: Mapping[str, Any], host: str | None = None) -> LayerToken:
+    """Make ``layer`` (the one of ``host``) the current context's; its keys must be overridable (see ``freeze``)."""
+    return _layer.set(layer), _host.set(host)
+
+
+def pop(token: LayerToken) -> None:
+    layer_token, host_token = token
+    _host.reset(host_token)
+    _layer.reset(layer_token)
 
 
 def freeze(values: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from request_settings.models import validate_override
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-_Tokens = tuple[Token[overlay.Pins], Token[Mapping[str, Any] | None] | None]
+_Tokens = tuple[Token[overlay.Pins], overlay.LayerToken | None]
 
 
 class override_request_settings(TestContextDecorator):
@@ -48,7 +48,7 @@ class override_request_settings(TestContextDecorator):
         layer_token = None
         if self.host is None:
             # Code outside a request reads the current layer: put the values over it for the block.
-            layer_token = overlay.push(overlay.freeze({**overlay.current(), **self.values}))
+            layer_token = overlay.push(overlay.freeze({**overlay.current(), **self.values}), overlay.current_host())
         self._tokens.append((pin_token, layer_token))
         return overlay.current()
 

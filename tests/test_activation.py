@@ -42,6 +42,16 @@ def test_the_host_is_normalised_like_a_requests(rows):
         assert settings.SESSION_EXPIRE_SECONDS == 60
 
 
+def test_current_host_names_the_active_layer(rows):
+    assert request_settings.current_host() is None
+    with request_settings.activate():
+        assert request_settings.current_host() == ""
+        with request_settings.activate("Shop.Example.com"):
+            assert request_settings.current_host() == "shop.example.com"
+        assert request_settings.current_host() == ""
+    assert request_settings.current_host() is None
+
+
 def test_replaces_the_outer_layer_and_restores_it(rows):
     with request_settings.activate("shop.example.com"):
         with request_settings.activate():

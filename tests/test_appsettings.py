@@ -111,7 +111,7 @@ def test_context_local_overlay_reaches_the_helper():
     # The per-request layer sends no setting_changed; values and imports must still follow it.
     layer = overlay.freeze({"HELPERAPP_GREETING": "bonjour", "HELPERAPP_USER_MODEL": "auth.Group"})
     assert helper.models.USER_MODEL is User
-    token = overlay.push(layer)
+    token = overlay.push(layer, None)
     try:
         assert helper.GREETING == "bonjour"
         assert helper.models.USER_MODEL is Group

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from django.test import Client, RequestFactory, override_settings
 
-from request_settings import overlay
+from request_settings import current_host, overlay
 from request_settings.middleware import RequestSettingsMiddleware
 from request_settings.models import SettingOverride
 from tests import views
@@ -190,15 +190,16 @@ def test_sync_unit_layer_active_during_the_call_and_reset_after(rows):
     seen = []
 
     def get_response(request):
-        seen.append(settings.SESSION_EXPIRE_SECONDS)
+        seen.append((settings.SESSION_EXPIRE_SECONDS, current_host()))
         raise ValueError("view failed")
 
     middleware = RequestSettingsMiddleware(get_response)
     assert not iscoroutinefunction(middleware)
     with pytest.raises(ValueError, match="view failed"):
-        middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
-    assert seen == [60]
+        middleware(RequestFactory().get("/", HTTP_HOST="Shop.Example.com:8000"))
+    assert seen == [(60, "shop.example.com")]
     assert overlay.current() == {}
+    assert current_host() is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -207,15 +208,17 @@ async def test_async_unit_layer_active_during_the_call_and_reset_after(rows):
 
     async def get_response(request):
         await asyncio.sleep(0)
-        seen.append(settings.SESSION_EXPIRE_SECONDS)
+        seen.append((settings.SESSION_EXPIRE_SECONDS, current_host()))
         return HttpResponse("ok")
 
     middleware = RequestSettingsMiddleware(get_response)
     assert iscoroutinefunction(middleware)
     response = await middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
     assert response.content == b"ok"
-    assert seen == [60]
+    response = await middleware(RequestFactory().get("/", HTTP_HOST="unknown.example.com"))
+    assert seen == [(60, "shop.example.com"), (600, "unknown.example.com")]
     assert overlay.current() == {}
+    assert current_host() is None
 
 
 def test_file_response_streams_untouched(rows):

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import pickle
 import threading
+from datetime import date, datetime, timezone
 
 import pytest
+from django import forms
 from django.conf import LazySettings, settings
+from django.core.exceptions import ValidationError
 from django.test import override_settings
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.timesince import timesince
+from django.utils.translation import trans_real
 
 from request_settings import overlay
 
@@ -26,9 +35,57 @@ def layer():
 
 
 def test_settings_is_still_a_lazy_settings_and_looks_the_same():
+    assert overlay.is_installed()
     assert isinstance(settings, LazySettings)
-    assert type(settings).__name__ == "RequestSettingsLazySettings"
     assert repr(settings) == '<LazySettings "tests.settings">'
+    # Django finds its own translation catalogs through sys.modules[settings.__module__].
+    assert settings.__module__ == "django.conf"
+    assert type(settings).__module__ == LazySettings.__module__
+    assert type(settings).__qualname__ == LazySettings.__qualname__ == type(settings).__name__
+    assert type(settings).__doc__ == LazySettings.__doc__
+
+
+def test_settings_pickles_and_copies_like_django_s(layer):
+    layer(SESSION_EXPIRE_SECONDS=60, ADMINS_EXTRA=(("a", "a@example.com"),))
+    restored = pickle.loads(pickle.dumps(settings))
+    assert restored.SETTINGS_MODULE == "tests.settings"
+    assert restored.SESSION_EXPIRE_SECONDS == 3600  # a pickled copy is settings.py, never a request's layer
+    derived = {"age": settings.SESSION_EXPIRE_SECONDS, "admins": settings.ADMINS_EXTRA}
+    assert pickle.loads(pickle.dumps(derived)) == {"age": 60, "admins": (("a", "a@example.com"),)}
+    assert copy.copy(settings).SETTINGS_MODULE == "tests.settings"
+    assert copy.deepcopy(settings).SESSION_EXPIRE_SECONDS == 3600
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "error", "plural"),
+    [
+        ("de", "31. Dezember 2009", "Bitte eine ganze Zahl eingeben.", "2\xa0Tage"),
+        ("fr", "31 décembre 2009", "Saisissez un nombre entier.", "2\xa0jours"),
+        ("en", "Dec. 31, 2009", "Enter a whole number.", "2\xa0days"),
+    ],
+)
+def test_django_translations_load_with_the_overlay_installed(language, day, error, plural):
+    with translation.override(language):
+        assert date_format(date(2009, 12, 31)) == day
+        with pytest.raises(ValidationError) as raised:
+            forms.IntegerField().clean("x")
+        assert raised.value.messages == [error]
+        two_days = datetime(2009, 12, 29, tzinfo=timezone.utc), datetime(2009, 12, 31, tzinfo=timezone.utc)
+        assert timesince(*two_days) == plural
+
+
+def test_django_catalog_of_the_default_language_is_found():
+    saved = trans_real._translations, trans_real._default
+    trans_real._translations, trans_real._default = {}, None
+    try:
+        # Both raised OSError ("No translation files found for default language") with the overlay's old module.
+        german = trans_real.translation("de")
+        assert german.gettext("This field is required.") == "Dieses Feld ist zwingend erforderlich."
+        assert trans_real.translation(settings.LANGUAGE_CODE).gettext("This field is required.") == (
+            "This field is required."
+        )
+    finally:
+        trans_real._translations, trans_real._default = saved
 
 
 def test_install_is_idempotent():
