@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 
 from request_settings import overlay
-from request_settings.hosts import normalise_host
+from request_settings.hosts import clean_host
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -22,12 +22,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class activate:
     """Context manager (``with`` / ``async with``) and decorator (plain and ``async def`` functions).
 
-    ``host=None`` means the all-hosts rows, what an unknown host gets. Inside, the layer replaces any outer one and
+    ``host=None`` means the all-hosts rows, what an unknown host gets; a host no request can have (a URL, a pattern,
+    a non-string) raises ``InvalidHost``, a ``ValueError``. Inside, the layer replaces any outer one and
     the outer one is restored on exit. As a decorator it re-reads the snapshot at each call.
     """
 
     def __init__(self, host: str | None = None) -> None:
-        self.host = normalise_host(host)
+        self.host = clean_host(host, patterns=False)
         self._tokens: list[overlay.LayerToken | None] = []
 
     def __enter__(self) -> Mapping[str, Any]:

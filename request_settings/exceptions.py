@@ -49,3 +49,7 @@ class OverrideValueFormatInvalid(AppSettingsError):
 
 class OverrideValueNotImportable(AppSettingsError, ImportError):
     """A value in the project's settings names something that cannot be imported or found."""
+
+
+class InvalidHost(ValueError):
+    """A host given to an entry point (admin, form, command, import, ``activate()``) that no request can have."""

@@ -1,10 +1,25 @@
-"""From a request to the tenant key of the override table: a normalised host name."""
+"""Hosts: the tenant key of a request, and the one rule for a host given by a person or by code.
+
+A request's host comes from ``request.get_host()`` (validated by ALLOWED_HOSTS). A host typed in the admin, a form,
+the command, an import file or passed to ``activate()`` goes through ``clean_host()``, so every entry point
+normalises and refuses alike, with the same message.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.http.request import split_domain_port
+from django.utils.translation import gettext_lazy as _
+
+from request_settings.exceptions import InvalidHost
+
+ALL_HOSTS_LABEL = _("(all hosts)")
+"""How ``""`` (the all-hosts rows) is shown; accepted back as input."""
+
+PATTERN_PREFIX = "*."
 
 
 def normalise_host(host: str | None) -> str:
@@ -13,6 +28,52 @@ def normalise_host(host: str | None) -> str:
         return ""
     domain, _port = split_domain_port(host)
     return domain
+
+
+def clean_host(host: object, *, patterns: bool = True) -> str:
+    """The stored form of ``host``: ``""`` for all hosts, a host name, or (with ``patterns``) ``*.example.com``.
+
+    Case, a port and a trailing dot are normalised away, as Django does for a request's host; anything a request's
+    host can never match (a URL, a leading dot, an empty label, a non-string) raises ``InvalidHost``.
+    """
+    if host is None:
+        return ""
+    if isinstance(host, str):
+        text = host.strip(" ")  # typed surrounding spaces; any other whitespace is refused
+        if text in ("", str(ALL_HOSTS_LABEL)):
+            return ""
+        wildcard = patterns and text.startswith(PATTERN_PREFIX)
+        body = text[len(PATTERN_PREFIX) :] if wildcard else text
+        domain, _port = split_domain_port(body)
+        valid = bool(domain) and not domain.startswith(".") and ".." not in domain
+        if valid and not (wildcard and domain.startswith("[")):
+            return PATTERN_PREFIX + domain if wildcard else domain
+    accepted = "a host name such as 'shop.example.com' (case, a port and a trailing dot are ignored)"
+    if patterns:
+        accepted += ", a pattern such as '*.example.com' for every subdomain of example.com,"
+    raise InvalidHost(f"{host!r} is not a host: expected {accepted} or '' for all hosts.")
+
+
+def is_pattern(host: str) -> bool:
+    return host.startswith(PATTERN_PREFIX)
+
+
+def matching_patterns(host: str) -> Iterator[str]:
+    """The patterns a request for ``host`` matches, most specific first: ``a.b.c`` gives ``*.b.c`` then ``*.c``."""
+    rest = host
+    while True:
+        dot = rest.find(".")
+        if dot < 0:
+            return
+        rest = rest[dot + 1 :]
+        if rest:
+            yield PATTERN_PREFIX + rest
+
+
+def pattern_covers(pattern: str, host: str) -> bool:
+    """Whether the rows of ``host`` (a host or a pattern) fall under ``pattern`` (``*.example.com``)."""
+    suffix = pattern[1:]  # ".example.com": a subdomain ends with it; the apex and example.com.evil.org do not
+    return host.endswith(suffix) and len(host) > len(suffix) and (not is_pattern(host) or len(host) >= len(pattern))
 
 
 def host_from_request(request: HttpRequest) -> str:

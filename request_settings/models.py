@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
-from request_settings.hosts import normalise_host
+from request_settings.exceptions import InvalidHost
+from request_settings.hosts import ALL_HOSTS_LABEL, clean_host
 from request_settings.signals import override_changed
 
 if TYPE_CHECKING:
@@ -24,16 +25,20 @@ if TYPE_CHECKING:
 
 _Override = TypeVar("_Override", bound="AbstractSettingOverride")
 
-ALL_HOSTS_LABEL = _("(all hosts)")
+__all__ = ["ALL_HOSTS_LABEL"]  # re-exported: the label's historical home
 
 
 def validate_host(host: str) -> None:
-    """A stored host is a bare, lower-case host name (no port, no trailing dot), or "" for every host."""
-    if host and normalise_host(host) != host:
+    """A stored host is ``""`` (all hosts), a bare lower-case host name or a pattern ``*.example.com``."""
+    try:
+        cleaned = clean_host(host)
+    except InvalidHost as error:
+        raise ValidationError(str(error), code="invalid_host") from None
+    if cleaned != host:
         raise ValidationError(
-            _("%(host)r is not a bare lower-case host name such as 'shop.example.com' (no port, no scheme)."),
+            _("%(host)r is not stored as written: use %(cleaned)r."),
             code="invalid_host",
-            params={"host": host},
+            params={"host": host, "cleaned": cleaned},
         )
 
 
@@ -132,10 +137,10 @@ class SettingOverrideManager(models.Manager[_Override]):
 
     @staticmethod
     def _clean_host(host: str | None) -> str:
-        normalised = normalise_host(host)
-        if host and not normalised:
-            validate_host(host)
-        return normalised
+        try:
+            return clean_host(host)
+        except InvalidHost as error:
+            raise ValidationError({"host": str(error)}, code="invalid_host") from None
 
 
 def _real_user(user: UserLike) -> Any:

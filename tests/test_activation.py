@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import override_settings
 
 import request_settings
+from request_settings.exceptions import InvalidHost
 from request_settings.models import SettingOverride
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +124,9 @@ def test_kill_switch_applies_nothing(rows):
     with request_settings.activate("shop.example.com") as layer:
         assert layer == {}
         assert settings.SESSION_EXPIRE_SECONDS == 3600
+
+
+@pytest.mark.parametrize("host", ["http://shop.example.com/", ".example.com", "*.example.com", 5])
+def test_a_host_no_request_can_have_is_refused_not_silently_all_hosts(host):
+    with pytest.raises(InvalidHost, match=r"is not a host: expected a host name such as 'shop.example.com'"):
+        request_settings.activate(host)

@@ -575,7 +575,7 @@ def test_import_reports_every_bad_entry(tmp_path):
         "line 12, key EMAIL_HOST",
     ]
     assert "'soon' is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer." in reported[0]
-    assert "'Shop.Example.com' is not a bare lower-case host name" in reported[1]
+    assert "'Shop.Example.com' is not stored as written: use 'shop.example.com'." in reported[1]
     assert "a second entry for BANNER_TEXT (all hosts), after line 2" in reported[3]
     assert "unknown field(s) x; expected key, host and value" in reported[4]
     assert "EMAIL_HOST cannot be overridden: sensitive" in reported[9]

@@ -60,7 +60,7 @@ def test_the_user_who_changed_it_is_recorded():
         ("TENANT_BANNER", float("nan"), "", "expected a finite number"),
         ("TENANT_BANNER", {1: "x"}, "", "keys are strings"),
         ("TENANT_BANNER", object(), "", "a JSON value"),
-        ("TENANT_BANNER", "hi", "not a host!", "is not a bare lower-case host name"),
+        ("TENANT_BANNER", "hi", "not a host!", "is not a host: expected a host name"),
     ],
 )  # fmt: skip
 def test_bad_input_is_rejected_with_a_clear_error_and_nothing_is_written(key, value, host, message):

@@ -160,7 +160,7 @@ def test_refused_keys_and_bad_values_raise_with_the_reason(values, message):
 
 
 def test_a_bad_host_is_refused():
-    with pytest.raises(ValueError, match=r"'http://a/' is not a host name"):
+    with pytest.raises(ValueError, match=r"'http://a/' is not a host: expected a host name"):
         override_request_settings(host="http://a/", SESSION_EXPIRE_SECONDS=1)
 
 
