@@ -258,3 +258,34 @@ def get_override_model() -> type[AbstractSettingOverride]:
     from request_settings.conf.settings import settings as conf
 
     return cast("type[AbstractSettingOverride]", conf.models.MODEL)
+
+
+class ChangeVersion(models.Model):
+    """One row: the version of the override table, bumped in the transaction of every write.
+
+    The bump is an UPDATE of this row, so concurrent writers queue on its lock and versions become visible in
+    commit order: a process that has read version N has seen every change up to N (a sequence would not give that:
+    a transaction holding id 5 may commit after one holding id 6).
+    """
+
+    version = models.BigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("change version")
+
+    def __str__(self) -> str:
+        return f"version {self.version}"
+
+
+class ChangedRow(models.Model):
+    """Which (key, host) a version changed: a refresh reads these, then only those rows, not the whole table."""
+
+    version = models.BigIntegerField(_("version"), db_index=True)
+    key = models.CharField(_("key"), max_length=255)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("changed row")
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.host or ALL_HOSTS_LABEL}) at version {self.version}"
