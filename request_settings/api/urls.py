@@ -1,0 +1,16 @@
+"""``path("api/settings/", include("request_settings.api.urls"))`` mounts the JSON API."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from request_settings.api import views
+
+app_name = "request_settings_api"
+
+urlpatterns = [
+    path("overrides/", views.OverrideListView.as_view(), name="override-list"),
+    path("overrides/<str:key>/", views.OverrideDetailView.as_view(), name="override-detail"),
+    path("effective/", views.EffectiveView.as_view(), name="effective"),
+    path("changes/", views.ChangeListView.as_view(), name="change-list"),
+]

@@ -1,0 +1,203 @@
+"""The API's views: list, read, write and delete overrides; effective values per host; the audit trail.
+
+Every write goes through ``SettingOverride.objects.set`` / ``unset`` (validation, audit, signal, invalidation on
+commit). Authentication is the project's REST framework configuration; rights are Django's permissions asked with
+the object (``permissions.allowed``), so a tenant editor sees and changes only the rows of its hosts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions, status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from request_settings import effective
+from request_settings.api import serializers
+from request_settings.api.permissions import OverridePermission
+from request_settings.api.schema import ApiSchema
+from request_settings.exceptions import InvalidHost
+from request_settings.forms import host_label
+from request_settings.hosts import clean_host
+from request_settings.models import SettingOverrideChange, get_override_model
+from request_settings.rights import allowed, filter_allowed, override_for
+
+_T = TypeVar("_T")
+
+HOST_PARAMETER = OpenApiParameter(
+    "host",
+    str,
+    description='A host name such as shop.example.com; "" or absent for the all-hosts row.',
+)
+HOST_FILTER = OpenApiParameter("host", str, description='Only the rows of this host ("" for the all-hosts rows).')
+KEY_FILTER = OpenApiParameter("key", str, description="Only the rows of this key.")
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class SafeJSONParser(JSONParser):
+    """JSON only; a body nested deeper than Python's parser can follow is a 400, not a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def _host_param(request: Request, *, default: str | None = "", patterns: bool = True) -> str | None:
+    """The ``host`` query parameter through the one host rule (``hosts.clean_host``); a 400 naming it if refused."""
+    text = request.query_params.get("host")
+    if text is None:
+        return default
+    try:
+        return clean_host(text, patterns=patterns)
+    except InvalidHost as error:
+        raise exceptions.ValidationError({"host": [str(error)]}) from None
+
+
+def _visible(request: Request, items: Iterable[_T], key_host: Callable[[_T], tuple[str, str]]) -> Iterable[_T]:
+    """The items the user may view: all with the model permission, else those the object permission allows."""
+    if allowed(request.user, "view"):
+        return items
+    return [item for item in items if allowed(request.user, "view", override_for(*key_host(item)))]
+
+
+class _Base(GenericAPIView):  # type: ignore[type-arg]
+    permission_classes = [OverridePermission]
+    pagination_class = None
+
+
+class _FilteredList(ListAPIView):  # type: ignore[type-arg]
+    """A list filtered by ``?host=`` and ``?key=``, cut down to what the user may view, paginated."""
+
+    permission_classes = [OverridePermission]
+    pagination_class = Pagination
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        host = _host_param(self.request, default=None)
+        if host is not None:
+            queryset = queryset.filter(host=host)
+        key = self.request.query_params.get("key")
+        if key is not None:
+            queryset = queryset.filter(key=key)
+        return self.visible(queryset)
+
+    def visible(self, queryset: Any) -> Any:
+        raise NotImplementedError
+
+
+class OverrideListView(_FilteredList):
+    """The override rows, sorted by host then key; filter with ``host`` and ``key``."""
+
+    serializer_class = serializers.OverrideSerializer
+    schema = ApiSchema(parameters=[HOST_FILTER, KEY_FILTER], operation_ids={"GET": "overrides_list"})
+
+    def get_queryset(self) -> Any:
+        return get_override_model()._default_manager.select_related("updated_by").order_by("host", "key")
+
+    def visible(self, queryset: Any) -> Any:
+        return filter_allowed(self.request.user, queryset, "view")  # a queryset: counts and pages stay in SQL
+
+
+class OverrideDetailView(_Base):
+    """One override, by key and ``?host=``: read it, create or update it (PUT), remove it (DELETE)."""
+
+    serializer_class = serializers.OverrideSerializer
+    parser_classes = [SafeJSONParser]
+    schema = ApiSchema(
+        parameters=[HOST_PARAMETER],
+        requests={"PUT": serializers.OverrideValueSerializer},
+        responses={
+            "PUT": {
+                200: serializers.OverrideSerializer,
+                201: serializers.OverrideSerializer,
+                400: OpenApiResponse(OpenApiTypes.OBJECT, description="Messages by field, naming the key and value."),
+            },
+            "DELETE": {204: None},
+        },
+    )
+
+    def _target(self, request: Request, key: str) -> tuple[str, Any]:
+        """(host, the row or an unsaved one), after the permission check: a 403 never tells whether a row exists."""
+        host = _host_param(request)
+        assert host is not None
+        row = get_override_model()._default_manager.select_related("updated_by").filter(key=key, host=host).first()
+        self.check_object_permissions(request, row if row is not None else override_for(key, host))
+        return host, row
+
+    def get(self, request: Request, key: str) -> Response:
+        _host, row = self._target(request, key)
+        if row is None:
+            raise Http404
+        return Response(self.get_serializer(row).data)
+
+    def put(self, request: Request, key: str) -> Response:
+        host, row = self._target(request, key)
+        body = serializers.OverrideValueSerializer(data=request.data)
+        try:
+            body.is_valid(raise_exception=True)
+            saved = get_override_model()._default_manager.set(key, body.validated_data["value"], host, request.user)
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(_by_field(error)) from None
+        except RecursionError:
+            raise exceptions.ValidationError({"value": [f"The value for {key} is nested too deeply."]}) from None
+        saved = get_override_model()._default_manager.select_related("updated_by").get(pk=saved.pk)
+        code = status.HTTP_201_CREATED if row is None else status.HTTP_200_OK
+        return Response(self.get_serializer(saved).data, status=code)
+
+    def delete(self, request: Request, key: str) -> Response:
+        host, row = self._target(request, key)
+        if row is None or not get_override_model()._default_manager.unset(key, host, request.user):
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _by_field(error: DjangoValidationError) -> dict[str, list[str]]:
+    """A Django ValidationError as REST framework's ``{"field": [messages]}``; host errors under ``host``."""
+    if hasattr(error, "error_dict"):
+        return {field: list(DjangoValidationError(errors).messages) for field, errors in error.error_dict.items()}
+    return {"non_field_errors": list(error.messages)}
+
+
+class EffectiveView(_Base):
+    """Every key worth showing (keys with rows, declared keys) as a request for ``?host=`` gets it, with its source."""
+
+    serializer_class = serializers.EffectiveSerializer
+    schema = ApiSchema(parameters=[HOST_PARAMETER], responses={"GET": serializers.EffectiveSerializer(many=True)})
+
+    def get(self, request: Request) -> Response:
+        host = _host_param(request, patterns=False)  # a request's host: patterns are rows, not hosts
+        assert host is not None
+        lines = effective.resolve(host)
+        visible = _visible(request, lines, lambda line: (line.key, host))
+        if lines and not visible:
+            raise exceptions.PermissionDenied(f"You may not view the settings of {host_label(host)}.")
+        return Response(self.get_serializer(visible, many=True).data)
+
+
+class ChangeListView(_FilteredList):
+    """The audit trail, newest first; filter with ``host`` and ``key``."""
+
+    serializer_class = serializers.ChangeSerializer
+    schema = ApiSchema(parameters=[HOST_FILTER, KEY_FILTER], operation_ids={"GET": "changes_list"})
+
+    def get_queryset(self) -> Any:
+        return SettingOverrideChange.objects.select_related("user").order_by("-changed_at", "-id")
+
+    def visible(self, queryset: Any) -> Any:
+        # A change outlives its row: each one is judged as the (key, host) it changed.
+        return _visible(self.request, queryset, lambda change: (change.key, change.host))

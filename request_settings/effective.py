@@ -1,0 +1,137 @@
+"""What a request for a host gets, key by key, and where each value comes from.
+
+One resolver for every screen that explains values (the JSON API's ``effective/``, the debug-toolbar panel; the
+admin's effective-settings page and the command's ``get`` can share it too). It reads the rows, never the cached
+snapshot, so it answers for the table as committed now, and it judges each row like ``store.build_snapshot``: a row
+the policy refuses, or whose value is invalid, is skipped, with the reason kept.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from request_settings import policy
+from request_settings.conf.settings import settings as conf
+from request_settings.hosts import matching_patterns
+from request_settings.models import get_override_model
+
+MISSING: Any = object()
+"""The settings.py value of a key that settings.py does not define."""
+
+
+class Source(str, enum.Enum):
+    """Where an effective value comes from, in precedence order (strongest first)."""
+
+    HOST = "host"
+    PATTERN = "pattern"
+    ALL_HOSTS = "all_hosts"
+    SETTINGS = "settings"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Source.HOST: "host row",
+    Source.PATTERN: "pattern row",
+    Source.ALL_HOSTS: "all-hosts row",
+    Source.SETTINGS: "settings.py",
+}
+
+
+@dataclass(frozen=True)
+class Effective:
+    """One key as a request for ``host`` sees it."""
+
+    key: str
+    host: str
+    value: Any
+    """The effective value; ``MISSING`` when neither a row nor settings.py sets it."""
+    source: Source
+    source_host: str | None
+    """The host of the row that wins (``""`` for the all-hosts row, ``*.example.com`` for a pattern); None for
+    settings.py."""
+    base: Any
+    """The settings.py value, or ``MISSING``."""
+    ignored: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    """Rows stronger than the winner that do not apply: ``(row host, reason in words)``."""
+
+    @property
+    def is_set(self) -> bool:
+        return self.value is not MISSING
+
+
+def scopes(host: str) -> list[str]:
+    """The row hosts that apply to ``host``, strongest first: the host, its patterns (longest first), all hosts.
+
+    ``a.b.example.com`` -> ``["a.b.example.com", "*.b.example.com", "*.example.com", "*.com", ""]``; ``""`` (an
+    unknown host, or the all-hosts view) -> ``[""]``.
+    """
+    if not host:
+        return [""]
+    return [host, *matching_patterns(host), ""]
+
+
+def keys_in_view() -> list[str]:
+    """The keys worth showing: every key with a row, and every key declared in REQUEST_SETTINGS_FIELDS."""
+    in_use = get_override_model()._default_manager.values_list("key", flat=True).distinct()
+    return sorted(set(in_use) | set(conf.FIELDS))
+
+
+def row_problem(key: str, value: Any) -> str | None:
+    """Why the snapshot skips a row, in words (the same judgement as ``store.build_snapshot``); None if it applies."""
+    reason = policy.refusal(key)
+    if reason is not None:
+        return f"{key} cannot be overridden: {reason}"
+    accepted = policy.value_problem(key, value)
+    return None if accepted is None else f"{value!r} is not valid for {key}, expected {accepted}"
+
+
+def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:
+    """Each key (default: ``keys_in_view()``) as a request for ``host`` gets it, sorted by key; one query.
+
+    ``host`` is a normalised host name, or ``""`` for what an unknown host gets. With REQUEST_SETTINGS_ENABLED off,
+    every key comes from settings.py.
+    """
+    wanted = sorted(set(keys_in_view() if keys is None else keys))
+    order = scopes(host)
+    rows: dict[str, dict[str, Any]] = {}
+    if wanted:
+        found = (
+            get_override_model()
+            ._default_manager.filter(key__in=wanted, host__in=order)
+            .values_list("key", "host", "value")
+        )
+        for key, row_host, value in found:
+            rows.setdefault(key, {})[row_host] = value
+    return [_resolve_key(key, host, order, rows.get(key, {})) for key in wanted]
+
+
+def _resolve_key(key: str, host: str, order: list[str], rows: dict[str, Any]) -> Effective:
+    base = policy.base_value(key, MISSING)
+    ignored: list[tuple[str, str]] = []
+    enabled = conf.ENABLED
+    for row_host in order:
+        if row_host not in rows:
+            continue
+        value = rows[row_host]
+        problem = row_problem(key, value)
+        if problem is not None:
+            ignored.append((row_host, problem))
+            continue
+        if not enabled:
+            ignored.append((row_host, "REQUEST_SETTINGS_ENABLED is False"))
+            continue
+        if row_host == host and host:
+            source = Source.HOST
+        elif row_host:
+            source = Source.PATTERN
+        else:
+            source = Source.ALL_HOSTS
+        # Weaker rows are shadowed by this one, not judged: ``ignored`` lists the stronger rows that were skipped.
+        return Effective(key, host, policy.coerce(key, value), source, row_host, base, tuple(ignored))
+    return Effective(key, host, base, Source.SETTINGS, None, base, tuple(ignored))
