@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
 from request_settings.exceptions import InvalidHost
-from request_settings.hosts import ALL_HOSTS_LABEL, clean_host
+from request_settings.hosts import ALL_HOSTS_LABEL, clean_host, is_pattern, pattern_covers
 from request_settings.signals import override_changed
 
 if TYPE_CHECKING:
@@ -289,3 +290,175 @@ class ChangedRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.host or ALL_HOSTS_LABEL}) at version {self.version}"
+
+
+GRANT_ALL_KEYS = "*"
+_GRANT_SEPARATORS = re.compile(r"[\s,]+")
+_KEY_PATTERN_RE = re.compile(r"^(?:[A-Z][A-Z0-9_]*\*?|\*)\Z")
+
+
+def grant_hosts(text: str) -> list[str]:
+    """The hosts of a grant's ``hosts`` text: ``""`` for the all-hosts rows, host names, ``*.example.com`` patterns.
+
+    Separated by commas or whitespace; the label "(all hosts)" is taken whole before splitting (it has a space), and
+    a text that is empty or only the label means the all-hosts rows. Raises ValidationError naming each bad host.
+    """
+    labels = {"(all hosts)", str(ALL_HOSTS_LABEL)}
+    rest = text.strip()
+    hosts: list[str] = []
+    for label in labels:
+        if label in rest:
+            hosts.append("")
+            rest = rest.replace(label, " ")
+    if not rest.strip(" ,\t\r\n") and not hosts:
+        return [""]
+    errors: list[str] = []
+    for item in _GRANT_SEPARATORS.split(rest):
+        if not item:
+            continue
+        try:
+            host = clean_host(item)
+        except InvalidHost as error:
+            errors.append(str(error))
+            continue
+        if host not in hosts:
+            hosts.append(host)
+    if errors:
+        raise ValidationError(errors, code="invalid_host")
+    return hosts
+
+
+def grant_keys(text: str) -> list[str]:
+    """The key patterns of a grant's ``keys`` text: exact keys, prefixes ending in ``*``, ``*`` for every key.
+
+    Empty grants no key. Raises ValidationError naming each bad pattern and what is accepted.
+    """
+    patterns: list[str] = []
+    bad: list[str] = []
+    for item in _GRANT_SEPARATORS.split(text.strip()):
+        if not item:
+            continue
+        if not _KEY_PATTERN_RE.fullmatch(item):
+            bad.append(item)
+        elif item not in patterns:
+            patterns.append(item)
+    if bad:
+        raise ValidationError(
+            _(
+                "%(patterns)s: expected setting names such as SESSION_COOKIE_AGE (upper-case letters, digits and _), "
+                "a prefix ending in * such as SESSION_*, or * for every key the policy allows."
+            ),
+            code="invalid_key_pattern",
+            params={"patterns": ", ".join(repr(item) for item in bad)},
+        )
+    return patterns
+
+
+def key_pattern_matches(pattern: str, key: str) -> bool:
+    """``SESSION_*`` matches keys starting with SESSION_; an exact key matches itself only (never as a prefix)."""
+    if pattern.endswith("*"):
+        return key.startswith(pattern[:-1])
+    return key == pattern
+
+
+def grant_host_covers(grant_host: str, host: str) -> bool:
+    """Whether the rows of ``host`` fall under one host of a grant: all hosts, an exact host or a pattern."""
+    if is_pattern(grant_host):
+        return pattern_covers(grant_host, host)
+    return host == grant_host  # an exact-host grant never covers a pattern row; "" covers the all-hosts rows only
+
+
+def validate_grant_hosts(text: str) -> None:
+    """The field validator of ``SettingGrant.hosts`` (referenced by migrations: keep the name)."""
+    grant_hosts(text)
+
+
+def validate_grant_keys(text: str) -> None:
+    """The field validator of ``SettingGrant.keys`` (referenced by migrations: keep the name)."""
+    grant_keys(text)
+
+
+class SettingGrant(models.Model):
+    """Rights over some hosts and keys of the override table, for one user or one group (``GrantBackend``).
+
+    A grant lets its holder see the admin's override screens and the rows in its scope; with ``can_edit``, also add,
+    change and delete them. It never makes anyone staff, and never lets a key past the policy.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="request_settings_grants",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("group"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="request_settings_grants",
+    )
+    hosts = models.TextField(
+        _("hosts"),
+        blank=True,
+        validators=[validate_grant_hosts],
+        help_text=_(
+            "Host names separated by commas or spaces: shop.example.com for that host, *.example.com for every "
+            "subdomain of example.com (not example.com itself); empty or “(all hosts)” for the rows of all hosts."
+        ),
+    )
+    keys = models.TextField(
+        _("keys"),
+        blank=True,
+        validators=[validate_grant_keys],
+        help_text=_(
+            "Setting names separated by commas or spaces: SESSION_COOKIE_AGE for that key, SESSION_* for every key "
+            "starting with SESSION_, * for every key the policy allows. Empty grants no key."
+        ),
+    )
+    can_edit = models.BooleanField(
+        _("can edit"),
+        default=False,
+        help_text=_("Add, change and delete the rows in scope; otherwise only view them."),
+    )
+
+    class Meta:
+        verbose_name = _("setting grant")
+        verbose_name_plural = _("setting grants")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="request_settings_settinggrant_user_xor_group",
+                violation_error_message=_("A grant is for a user or for a group: choose exactly one."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        holder = self.user if self.user_id is not None else self.group
+        hosts = ", ".join(host or str(ALL_HOSTS_LABEL) for host in self.host_list())
+        action = _("edit") if self.can_edit else _("view")
+        return f"{holder}: {action} {self.keys.strip() or '-'} on {hosts}"
+
+    def host_list(self) -> list[str]:
+        """The hosts of ``hosts``; an unparsable text (written behind the admin's back) grants no host."""
+        try:
+            return grant_hosts(self.hosts)
+        except ValidationError:
+            return []
+
+    def key_list(self) -> list[str]:
+        """The key patterns of ``keys``; an unparsable text grants no key."""
+        try:
+            return grant_keys(self.keys)
+        except ValidationError:
+            return []
+
+    def covers(self, key: str, host: str) -> bool:
+        """Whether the row ``(key, host)`` is in this grant's scope (the key policy is the backend's concern)."""
+        return any(key_pattern_matches(pattern, key) for pattern in self.key_list()) and any(
+            grant_host_covers(grant_host, host) for grant_host in self.host_list()
+        )
