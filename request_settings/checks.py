@@ -14,6 +14,7 @@ request_settings.E008 Error   The override model lacks a required field (key, va
 request_settings.E009 Error   The override model's manager lacks the write API (set, unset, ...).
 request_settings.E010 Error   REQUEST_SETTINGS_HOST_RESOLVER cannot be imported or called.
 request_settings.E011 Error   A REQUEST_SETTINGS_FIELDS field class cannot be imported or built.
+request_settings.E012 Error   RequestSettingsMiddleware is used but the app is not in INSTALLED_APPS.
 request_settings.W001 Warning RequestSettingsMiddleware is not in MIDDLEWARE.
 request_settings.W002 Warning RequestSettingsMiddleware is in MIDDLEWARE more than once.
 request_settings.W003 Warning RequestSettingsMiddleware is below SessionMiddleware.
@@ -26,6 +27,10 @@ request_settings.W007 Warning (database) A stored override has a value its key d
 W006 and W007 read the override table, so they run only with ``check --database default`` and
 in ``migrate``; before the first ``migrate`` the table does not exist, and they say nothing.
 Subclasses of the middleware classes count as those classes.
+
+E012 cannot be registered like the others: without the app in INSTALLED_APPS, ``ready()`` never runs. The
+middleware imports this module before anything that loads the models, and importing it then raises E012 as
+``manage.py check`` prints it (see ``require_installed``).
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from django import forms
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks as django_checks
 from django.core.checks import CheckMessage, Tags
 from django.core.checks import Error as _Error
 from django.core.checks import Warning as _Warning
+from django.core.management.base import SystemCheckError
 from django.db import DatabaseError, connections, router, transaction
 from django.db.models import Model
 from django.utils.module_loading import import_string
@@ -49,6 +55,7 @@ from request_settings import policy
 from request_settings.conf.settings import settings as conf
 from request_settings.exceptions import AppSettingsError
 
+APP = "request_settings"
 MIDDLEWARE_PATH = "request_settings.middleware.RequestSettingsMiddleware"
 SESSION_MIDDLEWARE_PATH = "django.contrib.sessions.middleware.SessionMiddleware"
 TIMEOUT_MIDDLEWARE_PATH = "django_session_timeout.middleware.SessionTimeoutMiddleware"
@@ -416,6 +423,35 @@ def check_stored_overrides(
     return messages
 
 
+def check_app_installed(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """The middleware needs the app: its table, the overlay that ``ready()`` installs, and these checks."""
+    if apps.is_installed(APP):
+        return []
+    return [
+        _error(
+            12,
+            f"INSTALLED_APPS should contain {APP!r} when {MIDDLEWARE_PATH} is used.",
+            f"Add {APP!r} to INSTALLED_APPS and run manage.py migrate, or remove {MIDDLEWARE_PATH!r} from MIDDLEWARE.",
+        )
+    ]
+
+
+def require_installed() -> None:
+    """Raise E012, worded as ``manage.py check`` prints a failed check, when the app is not installed.
+
+    Without the app nothing of ours is registered with the check framework, and the first of our modules to be
+    imported is the middleware: by the admin's own check (which imports every MIDDLEWARE entry) or by the request
+    handler. Its models would then fail with Django's RuntimeError about a model class outside INSTALLED_APPS.
+    ``manage.py`` prints a SystemCheckError as a check error, without a traceback.
+    """
+    if not apps.apps_ready:
+        return  # imported before django.setup(): Django's AppRegistryNotReady says what is wrong
+    for error in check_app_installed():
+        raise SystemCheckError(
+            f"System check identified some issues:\n\nERRORS:\n{error}\n\nSystem check identified 1 issue."
+        )
+
+
 def register() -> None:
     """Add the checks to Django's registry; called from ``AppConfig.ready()``; idempotent."""
     for check in (
@@ -427,3 +463,7 @@ def register() -> None:
     ):
         django_checks.register(check)
     django_checks.register(check_stored_overrides, Tags.database)
+
+
+# The middleware imports this module first, so that a missing app is reported as E012 instead of a crash.
+require_installed()

@@ -13,7 +13,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from request_settings import overlay
+from request_settings import checks, overlay  # noqa: F401 (checks first: E012, not a crash, without the app)
 from request_settings.conf.settings import settings as conf
 from request_settings.store import layer_for_host, store
 

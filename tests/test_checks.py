@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -24,6 +28,7 @@ SECURITY = "django.middleware.security.SecurityMiddleware"
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 TIMEOUT = "django_session_timeout.middleware.SessionTimeoutMiddleware"
 COMMON = "django.middleware.common.CommonMiddleware"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def ids(messages):
@@ -520,3 +525,61 @@ def test_database_check_skips_databases_the_table_is_not_routed_to(settings):
     assert ids(checks.check_stored_overrides(databases=["default"])) == ["request_settings.W006"]
     settings.DATABASE_ROUTERS = ["tests.test_checks.NoOverridesHere"]
     assert checks.check_stored_overrides(databases=["default"]) == []
+
+
+# -- the middleware without the app ----------------------------------------------------------------
+
+
+def run_without_app(*args):
+    """A process with tests/settings_without_app.py: the middleware in MIDDLEWARE, the app not installed."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_without_app", "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False
+    )
+
+
+E012 = (
+    "?: (request_settings.E012) INSTALLED_APPS should contain 'request_settings' when "
+    "request_settings.middleware.RequestSettingsMiddleware is used."
+)
+
+
+def test_e012_manage_py_check_prints_a_check_error_not_a_traceback():
+    """The admin's own check imports every MIDDLEWARE entry: that import must not crash on our models."""
+    result = run_without_app("-m", "django", "check")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "RuntimeError" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "System check identified some issues:"
+    assert E012 in lines
+    assert "\tHINT: Add 'request_settings' to INSTALLED_APPS and run manage.py migrate, or remove " in result.stderr
+
+
+def test_e012_a_server_starting_without_the_app_names_the_fix():
+    """Without the admin nothing imports the middleware during the checks; the request handler then does."""
+    code = "import django; django.setup(); from django.core.handlers.wsgi import WSGIHandler; WSGIHandler()"
+    result = run_without_app("-c", code)
+    assert result.returncode == 1
+    assert "doesn't declare an explicit app_label" not in result.stderr
+    assert E012 in result.stderr.splitlines()
+
+
+def test_e012_check_function_names_the_missing_app():
+    assert checks.check_app_installed() == []
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"]):
+        message = only(checks.check_app_installed(), "request_settings.E012")
+        with pytest.raises(SystemCheckError) as raised:
+            checks.require_installed()
+    assert isinstance(message, Error)
+    assert str(message) == E012 + "\n\tHINT: " + message.hint
+    assert str(raised.value).splitlines() == [
+        "System check identified some issues:",
+        "",
+        "ERRORS:",
+        *str(message).splitlines(),
+        "",
+        "System check identified 1 issue.",
+    ]
+    checks.require_installed()  # installed again: nothing to say
