@@ -1,0 +1,158 @@
+"""request_settings.rights: model permission first, then the object; listing rows by query, or row by row."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.backends import BaseBackend, ModelBackend
+from django.contrib.auth.models import AnonymousUser, Permission
+from django.test import override_settings
+
+from request_settings import rights
+from request_settings.models import SettingGrant, SettingOverride
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "django.contrib.auth.backends.ModelBackend"
+GRANTS = "request_settings.backends.GrantBackend"
+
+
+class OddRowsBackend(BaseBackend):
+    """An object-permission backend without a query hook (like django-rules): rows whose value is odd."""
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return obj is not None and isinstance(obj.value, int) and obj.value % 2 == 1
+
+
+class CustomModelBackend(ModelBackend):
+    """A ModelBackend that does answer for objects: it must be asked row by row."""
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return obj is not None and obj.host == "c.example.com"
+
+
+class NoPermsBackend:
+    """Authentication only: Django never asks it about permissions, nor do we."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+
+def fresh(user):
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def rows():
+    for host in ("", "a.example.com", "b.example.com", "c.example.com"):
+        for number, key in enumerate(["SESSION_EXPIRE_SECONDS", "SITE_TITLE"]):
+            SettingOverride.objects.set(key, number + 1 if key != "SITE_TITLE" else "t", host=host)
+
+
+def hosts_of(queryset):
+    return sorted(set(queryset.values_list("host", flat=True)))
+
+
+def test_permission_names_the_override_model():
+    assert rights.permission("change") == "request_settings.change_settingoverride"
+    assert rights.ACTIONS == ("view", "add", "change", "delete")
+
+
+def test_override_for_is_an_unsaved_row():
+    row = rights.override_for("SITE_TITLE", "a.example.com")
+    assert (row.key, row.host, row.pk) == ("SITE_TITLE", "a.example.com", None)
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_model_permission_keeps_full_rights_without_any_query(django_user_model, rows, django_assert_num_queries):
+    user = django_user_model.objects.create_user("op")
+    user.user_permissions.add(Permission.objects.get(codename="view_settingoverride"))
+    user = fresh(user)
+    user.get_all_permissions()  # fill Django's permission cache
+    queryset = SettingOverride.objects.all()
+    with django_assert_num_queries(0):
+        assert rights.allowed(user, "view")
+        assert rights.allowed(user, "view", rights.override_for("ANY", "z.example.org"))
+        assert rights.allowed_anywhere(user, "view")
+        assert rights.filter_allowed(user, queryset) is queryset
+    assert not rights.allowed(user, "change", rights.override_for("ANY", ""))
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_grants_filter_in_sql_and_answer_per_object(django_user_model, rows):
+    user = django_user_model.objects.create_user("tenant")
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="SESSION_*", can_edit=True)
+    SettingGrant.objects.create(user=user, hosts="b.example.com", keys="*", can_edit=False)
+    user = fresh(user)
+
+    visible = rights.filter_allowed(user, SettingOverride.objects.all())
+    editable = rights.filter_allowed(user, SettingOverride.objects.all(), "change")
+    assert sorted(visible.values_list("key", "host")) == [
+        ("SESSION_EXPIRE_SECONDS", "a.example.com"),
+        ("SESSION_EXPIRE_SECONDS", "b.example.com"),
+        ("SITE_TITLE", "b.example.com"),
+    ]
+    assert sorted(editable.values_list("key", "host")) == [("SESSION_EXPIRE_SECONDS", "a.example.com")]
+    assert visible.count() == 3  # counts stay in SQL
+    assert not rights.allowed(user, "view")
+    assert rights.allowed_anywhere(user, "view")
+    assert rights.allowed_anywhere(user, "add")
+    assert rights.allowed_for(user, "change", "SESSION_EXPIRE_SECONDS", "a.example.com")  # the saved row
+    assert rights.allowed_for(user, "add", "SESSION_COOKIE_AGE", "a.example.com")  # no row yet: an unsaved one
+    assert not rights.allowed_for(user, "add", "SITE_TITLE", "a.example.com")
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_refused_keys_stay_hidden_from_grants(django_user_model):
+    SettingOverride.objects.bulk_create([SettingOverride(key="SECRET_KEY", host="a.example.com", value="x")])
+    SettingOverride.objects.set("SITE_TITLE", "t", host="a.example.com")
+    user = django_user_model.objects.create_user("tenant")
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="*", can_edit=True)
+    visible = rights.filter_allowed(fresh(user), SettingOverride.objects.all())
+    assert list(visible.values_list("key", flat=True)) == ["SITE_TITLE"]
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_without_grants_nothing_is_visible(django_user_model, rows):
+    user = fresh(django_user_model.objects.create_user("nobody"))
+    assert not rights.filter_allowed(user, SettingOverride.objects.all()).exists()
+    assert not rights.allowed_anywhere(user, "view")
+    assert not rights.filter_allowed(AnonymousUser(), SettingOverride.objects.all()).exists()
+    assert not rights.allowed_anywhere(AnonymousUser(), "view")
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, f"{__name__}.NoPermsBackend", f"{__name__}.OddRowsBackend"])
+def test_a_backend_without_a_query_hook_is_asked_row_by_row(django_user_model, rows):
+    user = fresh(django_user_model.objects.create_user("rules"))
+    visible = rights.filter_allowed(user, SettingOverride.objects.all())
+    assert sorted(visible.values_list("key", "host")) == [
+        ("SESSION_EXPIRE_SECONDS", host) for host in ("", "a.example.com", "b.example.com", "c.example.com")
+    ]
+    assert rights.allowed_anywhere(user, "change")
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, f"{__name__}.OddRowsBackend"])
+def test_row_by_row_finds_nothing_when_no_row_is_allowed(django_user_model):
+    SettingOverride.objects.set("SITE_TITLE", "even")
+    user = fresh(django_user_model.objects.create_user("rules"))
+    assert not rights.filter_allowed(user, SettingOverride.objects.all()).exists()
+    assert not rights.allowed_anywhere(user, "view")
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[f"{__name__}.CustomModelBackend", GRANTS])
+def test_query_and_row_by_row_answers_add_up(django_user_model, rows):
+    user = django_user_model.objects.create_user("both")
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="SITE_TITLE")
+    visible = rights.filter_allowed(fresh(user), SettingOverride.objects.all())
+    assert sorted(visible.values_list("key", "host")) == [
+        ("SESSION_EXPIRE_SECONDS", "c.example.com"),
+        ("SITE_TITLE", "a.example.com"),
+        ("SITE_TITLE", "c.example.com"),
+    ]
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL])
+def test_plain_model_backend_is_never_asked_row_by_row(django_user_model, rows, django_assert_num_queries):
+    user = fresh(django_user_model.objects.create_user("plain"))
+    user.get_all_permissions()
+    with django_assert_num_queries(0):  # nothing granted: Django knows the answer is empty without asking
+        assert rights.filter_allowed(user, SettingOverride.objects.all()).count() == 0
