@@ -627,3 +627,324 @@ def test_command_changes_are_audited_and_a_failed_import_leaves_no_record(tmp_pa
         ("SESSION_EXPIRE_SECONDS", "created", None, 600, user),
         ("SESSION_EXPIRE_SECONDS", "deleted", 600, None, None),
     ]
+
+
+# -- Django's common options anywhere on the line --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "-v", "0"],
+        ["list", "--verbosity", "2", "--traceback"],
+        ["list", "--host", "shop.example.com", "--no-color"],
+        ["-v", "0", "list", "--force-color"],
+        ["get", "SESSION_EXPIRE_SECONDS", "--traceback", "-v", "3"],
+        ["export", "--no-color"],
+        ["unset", "BANNER_TEXT", "-v", "0"],
+    ],
+)
+def test_common_options_are_accepted_after_the_action(args):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="shop.example.com")
+    run(*args)  # before the fix: CommandError "unrecognized arguments: -v 0"
+
+
+def test_every_action_accepts_every_common_option():
+    from request_settings.management.commands.request_settings import Command
+
+    parser = Command().create_parser("manage.py", "request_settings")
+    common = {option for action in parser._actions for option in action.option_strings} - {"-h", "--help"}
+    subparsers = next(action for action in parser._actions if action.dest == "action")
+    assert common >= {"-v", "--verbosity", "--settings", "--pythonpath", "--traceback", "--no-color", "--version"}
+    for name, sub in subparsers.choices.items():
+        accepted = {option for action in sub._actions for option in action.option_strings}
+        assert common <= accepted, f"{name} lacks {sorted(common - accepted)}"
+
+
+@pytest.fixture(scope="module")
+def mysite(tmp_path_factory):
+    """A project of its own on the command line: mysite.settings with an SQLite file, migrated."""
+    root = tmp_path_factory.mktemp("project")
+    (root / "mysite").mkdir()
+    (root / "mysite" / "__init__.py").write_text("")
+    (root / "mysite" / "settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(root / 'db.sqlite3')!r}}}}}\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(root)])
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+    migrated = manage("migrate", "--settings", "mysite.settings", "-v", "0")
+    assert migrated.returncode == 0, migrated.stderr
+    return manage
+
+
+def test_command_line_settings_and_common_options_after_the_action(mysite):
+    changed = mysite(
+        "request_settings",
+        "set",
+        "SESSION_EXPIRE_SECONDS",
+        "60",
+        "--host",
+        "shop.example.com",
+        "--settings",
+        "mysite.settings",
+    )
+    listed = mysite("request_settings", "list", "--settings", "mysite.settings", "--traceback", "-v", "0")
+
+    assert changed.returncode == 0, changed.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["shop.example.com", "SESSION_EXPIRE_SECONDS", "=", "60"]
+
+
+def test_command_line_traceback_after_the_action_shows_the_traceback(mysite):
+    plain = mysite("request_settings", "set", "SECRET_KEY", "x", "--settings", "mysite.settings")
+    traced = mysite("request_settings", "set", "SECRET_KEY", "x", "--settings", "mysite.settings", "--traceback")
+
+    assert plain.returncode == traced.returncode == 1
+    assert "Traceback" not in plain.stderr
+    assert "Traceback (most recent call last)" in traced.stderr
+    assert "SECRET_KEY cannot be overridden: security-critical." in traced.stderr
+
+
+# -- run: a management command inside a host's overrides -------------------------------------------
+
+PRINT_SETTING = "from django.conf import settings; print(settings.SESSION_EXPIRE_SECONDS)"
+PRINT_HOST_AND_SETTING = (
+    "import request_settings; from django.conf import settings; "
+    "print(request_settings.current_host(), settings.SESSION_EXPIRE_SECONDS)"
+)
+
+
+@pytest.fixture
+def three_hosts():
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)  # all hosts: not a host of its own
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 610, host="a.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 620, host="b.example.com")
+    SettingOverride.objects.set("BANNER_TEXT", "C", host="c.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 640, host="*.example.org")  # a pattern: not a host
+
+
+def test_run_host_runs_the_command_inside_the_hosts_layer(three_hosts, capsys):
+    run("run", "--host", "B.example.com:8000", "--", "shell", "-v", "0", "-c", PRINT_SETTING)
+    assert capsys.readouterr().out == "620\n"
+    run("run", "--host", "", "--", "shell", "-v", "0", "-c", PRINT_SETTING)  # what an unknown host gets
+    assert capsys.readouterr().out == "600\n"
+    assert settings_now() == 3600
+
+
+def test_run_host_gets_the_rows_of_a_matching_pattern(three_hosts, capsys):
+    run("run", "--host", "shop.example.org", "--", "shell", "-v", "0", "-c", PRINT_SETTING)
+    assert capsys.readouterr().out == "640\n"
+
+
+def settings_now():
+    from django.conf import settings
+
+    return settings.SESSION_EXPIRE_SECONDS
+
+
+def test_run_host_reads_the_values_of_the_moment_it_runs(three_hosts, capsys):
+    run("set", "SESSION_EXPIRE_SECONDS", "621", "--host", "b.example.com")
+    run("run", "--host", "b.example.com", "--", "shell", "-v", "0", "-c", PRINT_SETTING)
+    assert capsys.readouterr().out.endswith("621\n")
+
+
+def test_run_host_passes_the_commands_own_options_through(three_hosts):
+    # Options after -- belong to the command: -v 0 here is dumpdata's, --indent too.
+    out, _ = run(
+        "run",
+        "--host",
+        "a.example.com",
+        "--",
+        "dumpdata",
+        "request_settings.settingoverride",
+        "-v",
+        "0",
+        "--indent",
+        "1",
+    )
+    assert {row["fields"]["host"] for row in json.loads(out)} == {
+        "",
+        "a.example.com",
+        "b.example.com",
+        "c.example.com",
+        "*.example.org",
+    }
+
+
+def test_run_host_exit_status_of_a_failing_command(three_hosts):
+    with pytest.raises(CommandError) as raised:
+        run("run", "--host", "a.example.com", "--", "shell", "-c", "raise SystemExit(3)")
+    assert raised.value.returncode == 3
+    assert str(raised.value) == "shell exited with status 3 for a.example.com."
+
+
+def test_run_host_reports_the_commands_error(three_hosts):
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"^request_settings exited with status 1 for a.example.com\.$"):
+        call_command(
+            "request_settings",
+            "run",
+            "--host",
+            "a.example.com",
+            "--",
+            "request_settings",
+            "get",
+            "bad key",
+            stdout=StringIO(),
+            stderr=err,
+        )
+    assert "CommandError: 'bad key' is not a setting name" in err.getvalue()
+
+
+def test_run_all_hosts_runs_once_per_host_with_rows_each_in_its_own_layer(three_hosts, capsys):
+    out, err = StringIO(), StringIO()
+    call_command(
+        "request_settings",
+        "run",
+        "--all-hosts",
+        "--",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        PRINT_HOST_AND_SETTING,
+        stdout=out,
+        stderr=err,
+    )
+
+    assert capsys.readouterr().out.splitlines() == ["a.example.com 610", "b.example.com 620", "c.example.com 600"]
+    assert err.getvalue().splitlines() == [
+        f"== a.example.com: shell -v 0 -c {PRINT_HOST_AND_SETTING}",
+        "== a.example.com: exit status 0",
+        f"== b.example.com: shell -v 0 -c {PRINT_HOST_AND_SETTING}",
+        "== b.example.com: exit status 0",
+        f"== c.example.com: shell -v 0 -c {PRINT_HOST_AND_SETTING}",
+        "== c.example.com: exit status 0",
+    ]
+    assert settings_now() == 3600
+
+
+def test_run_all_hosts_goes_on_after_a_failure_and_reports_each_status(three_hosts):
+    script = (
+        "import sys, request_settings\n"
+        "host = request_settings.current_host()\n"
+        "if host == 'a.example.com': raise RuntimeError('broken for a')\n"
+        "sys.exit(4 if host == 'b.example.com' else 0)\n"
+    )
+    err = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "request_settings", "run", "--all-hosts", "--", "shell", "-c", script, stdout=StringIO(), stderr=err
+        )
+
+    assert (
+        str(raised.value)
+        == "shell failed for 2 of 3 hosts: a.example.com (exit status 1), b.example.com (exit status 4)."
+    )
+    assert raised.value.returncode == 1
+    lines = err.getvalue().splitlines()
+    assert [line for line in lines if "exit status" in line] == [
+        "== a.example.com: exit status 1",
+        "== b.example.com: exit status 4",
+        "== c.example.com: exit status 0",
+    ]
+    assert "RuntimeError: broken for a" in err.getvalue()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_run_all_hosts_quiet_reports_only_failures(three_hosts, where, capsys):
+    script = "import sys, request_settings; sys.exit(5 if request_settings.current_host() == 'c.example.com' else 0)"
+    args = ["run", "--all-hosts", "--", "shell", "-v", "0", "-c", script]
+    args = ["-v", "0", *args] if where == "before" else [*args[:2], "-v", "0", *args[2:]]
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"for 1 of 3 hosts: c.example.com \(exit status 5\)"):
+        call_command("request_settings", *args, stdout=StringIO(), stderr=err)
+    assert err.getvalue() == "== c.example.com: exit status 5\n"
+
+
+def test_run_all_hosts_without_host_rows(capsys):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    _, err = run("run", "--all-hosts", "--", "shell", "-c", PRINT_SETTING)
+    assert err == "No host has override rows of its own: shell was not run.\n"
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--", "check"], r"one of the arguments --host --all-hosts is required"),
+        (["run", "--host", "a.example.com", "--all-hosts", "--", "check"], r"not allowed with argument"),
+        (["run", "--host", "a.example.com"], r"run needs a command: run --host HOST -- COMMAND \[ARGS\.\.\.\]\."),
+        (["run", "--host", "a.example.com", "--"], r"run needs a command"),
+        (["run", "--all-hosts", "--", "frobnicate"], r"Unknown command: 'frobnicate'"),
+        (["run", "--host", "http://shop/", "--", "check"], r"argument --host: 'http://shop/' is not a host"),
+        (["run", "--host", "*.example.com", "--", "check"], r"argument --host: '\*.example.com' is not a host"),
+    ],
+)
+def test_run_refuses_bad_input_before_running_anything(three_hosts, args, message, capsys):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert capsys.readouterr().out == ""
+
+
+def test_run_says_when_the_kill_switch_is_off(three_hosts, capsys):
+    with override_settings(REQUEST_SETTINGS_ENABLED=False):
+        _, err = run("run", "--host", "a.example.com", "--", "shell", "-v", "0", "-c", PRINT_SETTING)
+    assert capsys.readouterr().out == "3600\n"
+    assert "REQUEST_SETTINGS_ENABLED is False" in err
+
+
+def test_run_on_the_command_line(mysite):
+    mysite(
+        "request_settings",
+        "set",
+        "SESSION_EXPIRE_SECONDS",
+        "770",
+        "--host",
+        "cron.example.com",
+        "--settings",
+        "mysite.settings",
+    )
+    done = mysite(
+        "request_settings",
+        "run",
+        "--host",
+        "cron.example.com",
+        "--settings",
+        "mysite.settings",
+        "--",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        PRINT_SETTING,
+    )
+    failed = mysite(
+        "request_settings",
+        "run",
+        "--host",
+        "cron.example.com",
+        "--settings",
+        "mysite.settings",
+        "--",
+        "shell",
+        "-c",
+        "raise SystemExit(3)",
+    )
+
+    assert (done.returncode, done.stdout) == (0, "770\n"), done.stderr
+    assert failed.returncode == 3
+    assert failed.stderr.strip().splitlines()[-1] == "CommandError: shell exited with status 3 for cron.example.com."

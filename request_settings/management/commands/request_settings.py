@@ -1,24 +1,27 @@
-"""``manage.py request_settings``: list, read, change, export and import the overrides.
+"""``manage.py request_settings``: list, read, change, export and import the overrides; run a command per host.
 
 Every change goes through the write API (``SettingOverride.objects.set``/``unset``), so it is
 validated, audited and announced like a change made in the admin. It is also the way back in when
-an override locks staff out.
+an override locks staff out. ``run`` runs any management command inside a host's layer (cron jobs per tenant).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, router, transaction
 
 from request_settings import policy
+from request_settings.activation import activate
 from request_settings.conf.settings import settings as conf
 from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
@@ -39,6 +42,14 @@ def _host(text: str) -> str:
             "(no scheme, no path), or '' for every host"
         )
     return host
+
+
+def _activation(text: str) -> activate:
+    """argparse type of ``run --host``: the ``activate()`` of a host a request can have ("" for all hosts)."""
+    try:
+        return activate(text)
+    except ValueError as error:  # InvalidHost
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _scope(host: str) -> str:
@@ -64,9 +75,21 @@ def _canonical(value: Any) -> str:
 
 
 class Command(BaseCommand):
-    help = "List, read, change, export and import the per-host overrides of django.conf.settings."
+    help = (
+        "List, read, change, export and import the per-host overrides of django.conf.settings; "
+        "run a management command inside a host's overrides."
+    )
     # The lock-out recovery path: a failing system check must not stop `unset`.
     requires_system_checks: list[str] = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self._common_options: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_base_argument(self, parser: CommandParser, *args: Any, **kwargs: Any) -> None:
+        """Django's common options (-v, --settings, --traceback, ...): noted, to be accepted after the action too."""
+        self._common_options.append((args, kwargs))
+        super().add_base_argument(parser, *args, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -113,6 +136,36 @@ class Command(BaseCommand):
             help="Make the table exactly the file: delete rows not in it.",
         )
         user_option(sub)
+
+        sub = actions.add_parser(
+            "run",
+            help="Run a management command inside a host's overrides: run --host HOST -- COMMAND [ARGS...].",
+        )
+        target = sub.add_mutually_exclusive_group(required=True)
+        target.add_argument(
+            "--host",
+            type=_activation,
+            dest="activation",
+            metavar="HOST",
+            help="The host whose overrides the command sees ('' for what an unknown host gets).",
+        )
+        target.add_argument(
+            "--all-hosts",
+            action="store_true",
+            help="Run the command once per host that has override rows, each inside its own overrides.",
+        )
+        sub.add_argument(
+            "command",
+            nargs=argparse.REMAINDER,
+            metavar="-- COMMAND [ARGS...]",
+            help="The management command and its arguments, after --.",
+        )
+
+        # argparse gives what follows the action to the action's parser alone: without these, Django's common
+        # options are "unrecognized arguments" there. SUPPRESS keeps a value given before the action.
+        for action_parser in actions.choices.values():
+            for args, kwargs in self._common_options:
+                super().add_base_argument(action_parser, *args, **{**kwargs, "default": argparse.SUPPRESS})
 
     def handle(self, *args: Any, **options: Any) -> None:
         action: str = options["action"]
@@ -317,6 +370,62 @@ class Command(BaseCommand):
             return key, _messages(error)
         return key, None
 
+    # -- running a command per host --------------------------------------------------------
+
+    def _run(self, options: dict[str, Any]) -> None:
+        name, args = self._command_line(options["command"])
+        if options["activation"] is not None:
+            status = self._run_once(options["activation"], name, args)
+            self._warn_if_disabled()
+            if status:
+                raise CommandError(
+                    f"{name} exited with status {status} for {_label(options['activation'].host)}.", returncode=status
+                )
+            return
+        hosts = _hosts_with_rows()
+        if not hosts:
+            self.stderr.write(f"No host has override rows of its own: {name} was not run.")
+        failed: list[tuple[str, int]] = []
+        for host in hosts:
+            if options["verbosity"] >= 1:
+                self.stderr.write(f"== {host}: {' '.join([name, *args])}")
+            status = self._run_once(activate(host), name, args)
+            if status:
+                failed.append((host, status))
+            if options["verbosity"] >= 1 or status:
+                self.stderr.write(f"== {host}: exit status {status}")
+        self._warn_if_disabled()
+        if failed:
+            which = ", ".join(f"{host} (exit status {status})" for host, status in failed)
+            raise CommandError(f"{name} failed for {len(failed)} of {len(hosts)} hosts: {which}.")
+
+    @staticmethod
+    def _command_line(words: list[str]) -> tuple[str, list[str]]:
+        """The command name and its arguments, from what follows ``run``'s options (``--`` first)."""
+        if words and words[0] == "--":
+            words = words[1:]
+        if not words:
+            raise CommandError("run needs a command: run --host HOST -- COMMAND [ARGS...].")
+        name, *args = words
+        if name not in get_commands():
+            raise CommandError(f"Unknown command: {name!r}. Type 'manage.py help' for the list of commands.")
+        return name, args
+
+    def _run_once(self, activation: activate, name: str, args: list[str]) -> int:
+        """Run the command inside the host's layer, as the command line would; its exit status."""
+        with activation:
+            try:
+                call_command(name, *args, stdout=self.stdout, stderr=self.stderr)
+            except CommandError as error:
+                self.stderr.write(f"{type(error).__name__}: {error}")
+                return error.returncode
+            except SystemExit as error:
+                return _exit_status(error)
+            except Exception:
+                self.stderr.write(traceback.format_exc())
+                return 1
+        return 0
+
     # -- shared ----------------------------------------------------------------------------
 
     @staticmethod
@@ -338,6 +447,23 @@ class Command(BaseCommand):
     def _warn_if_disabled(self) -> None:
         if not conf.ENABLED:
             self.stderr.write("REQUEST_SETTINGS_ENABLED is False: no override applies, requests get settings.py.")
+
+
+def _label(host: str) -> str:
+    return host or str(host_label(host))
+
+
+def _hosts_with_rows() -> list[str]:
+    """The hosts that have rows of their own, sorted: patterns and the all-hosts rows are not hosts."""
+    hosts = get_override_model()._default_manager.exclude(host="").values_list("host", flat=True).distinct()
+    return sorted(host for host in hosts if not host.startswith("*."))
+
+
+def _exit_status(error: SystemExit) -> int:
+    """The status ``sys.exit(code)`` gives the shell: None is 0, an int is itself, anything else is 1."""
+    if error.code is None:
+        return 0
+    return error.code if isinstance(error.code, int) else 1
 
 
 Change = tuple[str, str, str, Any, Any]
