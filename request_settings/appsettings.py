@@ -374,6 +374,27 @@ class AppSettings:
 _helpers: weakref.WeakSet[AppSettings] = weakref.WeakSet()
 
 
+def aliases(setting: str) -> set[str]:
+    """The other names of ``setting`` (a prefixed Django setting) through renames declared in any helper.
+
+    A renamed setting is read under both names, so a policy that refuses one name must refuse the other.
+    """
+    found: set[str] = set()
+    for helper in list(_helpers):
+        prefix = f"{helper.prefix}_"
+        if not setting.startswith(prefix):
+            continue
+        name = setting[len(prefix) :]
+        for item in helper._deprecations.values():
+            if item.renamed_to is None:
+                continue
+            if name == item.name:
+                found.add(prefix + item.renamed_to)
+            elif name == item.renamed_to:
+                found.add(prefix + item.name)
+    return found
+
+
 def _clear_caches(**kwargs: Any) -> None:
     """Any setting may change what an import resolves to (INSTALLED_APPS too), so clear them all."""
     for helper in list(_helpers):

@@ -12,13 +12,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
-from request_settings.conf.settings import settings as conf
 
-_MISSING = object()
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -85,50 +82,42 @@ class JSONTextField(forms.JSONField):
 
 def declared_field(key: str) -> forms.Field | None:
     """The form field REQUEST_SETTINGS_FIELDS declares for ``key``, if any."""
-    declaration = dict(conf.FIELDS.get(key) or {})
-    if not declaration:
-        return None
-    field_class = import_string(declaration.pop("field", "request_settings.fields.JSONOrTextField"))
-    field: forms.Field = field_class(**declaration)
-    return field
+    return policy.declared_field(key)
 
 
 def value_field(key: str, **kwargs: Any) -> forms.Field:
-    """The form field that turns typed text into a value of the right type for ``key``."""
+    """The form field that turns typed text into a value of the right type for ``key``.
+
+    The declared field, else one for the type of the settings.py value, else for the type the key's rule expects
+    (``SESSION_EXPIRE_SECONDS`` takes whole numbers even when settings.py does not define it), else JSON or text.
+    """
     declared = declared_field(key)
     if declared is not None:
         return declared
-    base = policy.base_value(key, _MISSING)
-    if isinstance(base, bool):
+    kind = policy.form_kind(key)
+    if kind is bool:
         return BooleanTextField(**kwargs)
-    if isinstance(base, int):
+    if kind is int:
         return forms.IntegerField(**kwargs)
-    if isinstance(base, float):
+    if kind is float:
         return forms.FloatField(**kwargs)
-    if isinstance(base, str):
+    if kind is str and policy.base_value(key, None) is not None:
         return forms.CharField(strip=False, required=False, **kwargs)
-    if isinstance(base, list | tuple | dict):
+    if kind in (list, tuple, dict):
         return JSONTextField(**kwargs)
     return JSONOrTextField(required=False, **kwargs)
 
 
 def accepted_text(key: str) -> str:
     """What ``key`` accepts, in words, for help texts and errors."""
-    declared = conf.FIELDS.get(key) or {}
-    if declared:
-        help_text = declared.get("help_text")
-        return "what the declared field accepts" + (f" ({help_text})" if help_text else "")
-    validator_hint = policy.HONORED.get(key)
-    if validator_hint is not None:
-        return validator_hint(object()) or "a JSON value"
-    base = policy.base_value(key, _MISSING)
-    if base is _MISSING or base is None:
-        return "a JSON value, or plain text for a string"
-    return policy.TYPE_NAMES.get(type(base), "a JSON value")
+    return policy.accepted(key)
 
 
-def parse_value(key: str, text: Any) -> Any:
-    """Typed value of ``key`` from text; ValidationError naming the key, the input and what is accepted."""
+def parse_value(key: str, text: Any, host: str | None = None) -> Any:
+    """Typed value of ``key`` from text; ValidationError naming the key, the input and what is accepted.
+
+    ``host`` is the row's host when known: some rules depend on it (a cookie domain must contain the host).
+    """
     field = value_field(key)
     try:
         value = field.clean(text)
@@ -143,7 +132,7 @@ def parse_value(key: str, text: Any) -> Any:
                 "accepted": accepted_text(key).rstrip(".") + ".",
             },
         ) from error
-    problem = policy.value_problem(key, value)
+    problem = policy.value_problem(key, value, host=host)
     if problem is not None:
         raise ValidationError(
             _("%(text)r is not a valid value for %(key)s: expected %(accepted)s."),

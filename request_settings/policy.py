@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
+from django import forms
 from django.conf import LazySettings, global_settings, settings
+from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+
+from request_settings import appsettings, thirdparty, validators
+from request_settings.conf.settings import settings as conf
 
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
 
@@ -26,6 +33,14 @@ SENSITIVE = "sensitive (it could reroute the site's mail): allowed only when nam
 UNTESTED = "a Django setting that is not known to be honored per request"
 MALFORMED = "not an upper-case identifier (A-Z, 0-9 and _, starting with a letter)"
 COLLIDES = "the name of an attribute of django.conf.settings itself"
+LAYOUT = (
+    "a file-system location of the project (BASE_DIR, *_DIR, *_ROOT, *_PATH, EMAIL_FILE_PATH): staff could point "
+    "the site's files, or mail with password-reset links, somewhere else"
+)
+NOT_JSON = "its settings.py value cannot be stored as JSON and come back the same"
+
+_MISSING = object()
+_LAYOUT_SUFFIXES = ("_DIR", "_DIRS", "_ROOT", "_PATH", "_PATHS")
 
 _CACHED_KEYS = frozenset(
     {
@@ -67,114 +82,76 @@ SENSITIVE_KEYS = frozenset(
 )  # fmt: skip
 
 Validator = Callable[[Any], str | None]
-"""Returns what is accepted, in words, when the value is not; None when it is fine."""
+"""Returns what is accepted, in words, when the value is not; None when it is fine. Validators built here also take
+``host=`` (the row's host), for the rules that depend on it (cookie domains)."""
 
-
-def _bool(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
-
-
-def _int(minimum: int, maximum: int | None = None, *, optional: bool = False) -> Validator:
-    accepted = f"an integer from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
-    accepted += " or null" if optional else ""
-
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            return accepted
-        return None if minimum <= value and (maximum is None or value <= maximum) else accepted
-
-    return check
-
-
-def _seconds_or_null(value: Any) -> str | None:
-    if value is None or (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    ):
-        return None
-    return "a positive number of seconds or null"
-
-
-def _text(*, optional: bool = False, path: bool = False, one_line: bool = False) -> Validator:
-    accepted = "a URL path starting with /" if path else "a string without line breaks" if one_line else "a string"
-    accepted += " or null" if optional else ""
-
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str) or (path and not value.startswith("/")):
-            return accepted
-        if one_line and ("\n" in value or "\r" in value):
-            return accepted  # a line break in a mail header: BadHeaderError on every message, or header injection
-        return None
-
-    return check
-
-
-def _choice(*options: Any) -> Validator:
-    accepted = "one of " + ", ".join(repr(option) for option in options)
-
-    def check(value: Any) -> str | None:
-        ok = any(value == option and type(value) is type(option) for option in options)
-        return None if ok else accepted
-
-    return check
-
-
-def _charset(value: Any) -> str | None:
-    try:
-        "".encode(value)  # codecs.lookup() also knows rot13 or base64, which no response can be encoded in
-    except (LookupError, TypeError):
-        return "the name of a character set Python knows, such as 'utf-8'"
-    return None
-
-
-_SAMESITE = _choice("Lax", "Strict", "None", False)
 _MAX_COOKIE_AGE = 2**31 - 1  # beyond, a cookie's expiry date can pass the year 9999 and set_cookie() fails
+_YEAR = 365 * 24 * 3600
+_MINUTE = 60  # session and CSRF lifetimes: long enough for staff to sign in and remove a bad override
+_SAMESITE = validators.one_of("Lax", "Strict", False)  # "None" without Secure makes browsers drop the cookie
+_NO_WWW = validators.Rule(
+    "false (true would send every request, the admin's included, to another host)",
+    lambda value: value is False,
+    kind=bool,
+)
 
-HONORED: dict[str, Validator] = {
-    "SESSION_COOKIE_AGE": _int(1, _MAX_COOKIE_AGE),
-    "SESSION_EXPIRE_AT_BROWSER_CLOSE": _bool,
-    "SESSION_COOKIE_SECURE": _bool,
-    "SESSION_COOKIE_HTTPONLY": _bool,
+HONORED: dict[str, validators.Rule] = {
+    "SESSION_COOKIE_AGE": validators.integer(_MINUTE, _MAX_COOKIE_AGE, unit="seconds"),
+    "SESSION_EXPIRE_AT_BROWSER_CLOSE": validators.boolean(),
+    "SESSION_COOKIE_SECURE": validators.boolean(),
+    "SESSION_COOKIE_HTTPONLY": validators.boolean(),
     "SESSION_COOKIE_SAMESITE": _SAMESITE,
-    "SESSION_COOKIE_DOMAIN": _text(optional=True),
-    "SESSION_COOKIE_PATH": _text(path=True),
-    "SESSION_SAVE_EVERY_REQUEST": _bool,
-    "CSRF_COOKIE_AGE": _int(1, _MAX_COOKIE_AGE, optional=True),
-    "CSRF_COOKIE_SECURE": _bool,
-    "CSRF_COOKIE_HTTPONLY": _bool,
+    "SESSION_COOKIE_DOMAIN": validators.cookie_domain(),
+    "SESSION_COOKIE_PATH": validators.cookie_path(),
+    "SESSION_SAVE_EVERY_REQUEST": validators.boolean(),
+    "CSRF_COOKIE_AGE": validators.integer(_MINUTE, _MAX_COOKIE_AGE, optional=True, unit="seconds"),
+    "CSRF_COOKIE_SECURE": validators.boolean(),
+    "CSRF_COOKIE_HTTPONLY": validators.boolean(),
     "CSRF_COOKIE_SAMESITE": _SAMESITE,
-    "CSRF_COOKIE_DOMAIN": _text(optional=True),
-    "CSRF_COOKIE_PATH": _text(path=True),
-    "EMAIL_SUBJECT_PREFIX": _text(one_line=True),
-    "EMAIL_TIMEOUT": _seconds_or_null,
-    "EMAIL_USE_LOCALTIME": _bool,
-    "DEFAULT_FROM_EMAIL": _text(one_line=True),
-    "SERVER_EMAIL": _text(one_line=True),
-    "EMAIL_BACKEND": _text(),
-    "EMAIL_HOST": _text(),
-    "EMAIL_PORT": _int(1, 65535),
-    "EMAIL_HOST_USER": _text(),
-    "EMAIL_HOST_PASSWORD": _text(),
-    "EMAIL_USE_TLS": _bool,
-    "EMAIL_USE_SSL": _bool,
-    "LOGIN_URL": _text(),
-    "LOGIN_REDIRECT_URL": _text(),
-    "LOGOUT_REDIRECT_URL": _text(optional=True),
-    "PASSWORD_RESET_TIMEOUT": _int(1),
-    "DATA_UPLOAD_MAX_MEMORY_SIZE": _int(1, optional=True),
-    "DATA_UPLOAD_MAX_NUMBER_FIELDS": _int(1, optional=True),
-    "DATA_UPLOAD_MAX_NUMBER_FILES": _int(1, optional=True),
-    "X_FRAME_OPTIONS": _choice("DENY", "SAMEORIGIN"),
-    "APPEND_SLASH": _bool,
-    "PREPEND_WWW": _bool,
-    "DEFAULT_CHARSET": _charset,
-    "MESSAGE_LEVEL": _int(0),
-    "SITE_ID": _int(1),
+    "CSRF_COOKIE_DOMAIN": validators.cookie_domain(),
+    "CSRF_COOKIE_PATH": validators.cookie_path(),
+    "EMAIL_SUBJECT_PREFIX": validators.text(100),
+    "EMAIL_TIMEOUT": validators.number(1, 3600, optional=True, unit="seconds"),
+    "EMAIL_USE_LOCALTIME": validators.boolean(),
+    "DEFAULT_FROM_EMAIL": validators.email_address(),
+    "SERVER_EMAIL": validators.email_address(),
+    "EMAIL_BACKEND": validators.dotted_path(),
+    "EMAIL_HOST": validators.server_name(),
+    "EMAIL_PORT": validators.integer(1, 65535),
+    "EMAIL_HOST_USER": validators.text(255),
+    "EMAIL_HOST_PASSWORD": validators.text(255),
+    "EMAIL_USE_TLS": validators.boolean(),
+    "EMAIL_USE_SSL": validators.boolean(),
+    "LOGIN_URL": validators.local_url(),
+    "LOGIN_REDIRECT_URL": validators.local_url(),
+    "LOGOUT_REDIRECT_URL": validators.local_url(optional=True),
+    "PASSWORD_RESET_TIMEOUT": validators.integer(1, _YEAR, unit="seconds"),
+    # The admin's own forms must stay postable: its login and delete forms send a few hundred bytes and fields.
+    "DATA_UPLOAD_MAX_MEMORY_SIZE": validators.integer(65536, _MAX_COOKIE_AGE, optional=True, unit="bytes"),
+    "DATA_UPLOAD_MAX_NUMBER_FIELDS": validators.integer(100, _MAX_COOKIE_AGE, optional=True),
+    "DATA_UPLOAD_MAX_NUMBER_FILES": validators.integer(1, _MAX_COOKIE_AGE, optional=True),
+    "X_FRAME_OPTIONS": validators.one_of("DENY", "SAMEORIGIN"),
+    "APPEND_SLASH": validators.boolean(),
+    "PREPEND_WWW": _NO_WWW,
+    "DEFAULT_CHARSET": validators.charset(),
+    "MESSAGE_LEVEL": validators.integer(0, 100),
+    "SITE_ID": validators.existing_site(),
 }
-"""Django settings that Django reads per request, each with the values that cannot break a response."""
+"""Django settings that Django reads per request, each with the values that cannot break a response or lock staff
+out of the admin."""
+
+
+def builtin_rule(key: str) -> validators.Rule | None:
+    """The rule we ship for ``key``: Django's honored settings, then the third-party registry."""
+    rule = HONORED.get(key)
+    if rule is not None:
+        return rule
+    found = thirdparty.decision(key)
+    return found.rule if isinstance(found, thirdparty.Honored) else None
+
+
+def _layout_key(key: str) -> bool:
+    return key == "BASE_DIR" or key.endswith(_LAYOUT_SUFFIXES)
 
 
 def _builtin_refusal(key: str) -> str | None:
@@ -191,6 +168,53 @@ def _builtin_refusal(key: str) -> str | None:
         return CACHED
     if key in _STARTUP_KEYS or key.startswith(_STARTUP_PREFIXES):
         return STARTUP
+    found = thirdparty.decision(key)
+    if isinstance(found, thirdparty.Refused):
+        return found.reason
+    if builtin_rule(key) is not None:
+        return None  # the rule decides the values, whatever settings.py holds (LOGIN_URL = reverse_lazy(...))
+    if key == "EMAIL_FILE_PATH" or (not hasattr(global_settings, key) and _layout_key(key)):
+        return LAYOUT
+    return _not_json(key)
+
+
+def _not_json(key: str) -> str | None:
+    base = base_value(key, _MISSING)
+    if base is _MISSING:
+        return None
+    problem = _shape_problem(base)
+    return None if problem is None else f"{NOT_JSON}: {problem}"
+
+
+def _shape_problem(base: Any) -> str | None:
+    """Why ``base`` (a settings.py value) cannot round-trip through JSON; None when it can (tuples included)."""
+    stack = [base]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, bool | int | str | Promise):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return f"its settings.py value holds {item!r}"
+        elif isinstance(item, list | tuple):
+            if len({isinstance(child, tuple) for child in item if isinstance(child, list | tuple)}) > 1:
+                return "its settings.py value mixes lists and tuples at one level"
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(name, str) for name in item):
+                return "its settings.py value is a dict with keys that are not strings"
+            stack.extend(item.values())
+        else:
+            return f"its settings.py value is a {type(item).__name__}"
+    return None
+
+
+def _alias_refusal(key: str, denied: Collection[str]) -> str | None:
+    """A renamed app setting (``AppSettings`` deprecations) is one setting under two names: refuse both or neither."""
+    for alias in sorted(appsettings.aliases(key)):
+        reason = _builtin_refusal(alias) or (DENIED_BY_PROJECT if alias in denied else None)
+        if reason is not None:
+            return f"another name of the renamed setting {alias}, which cannot be overridden ({reason})"
     return None
 
 
@@ -202,6 +226,9 @@ def refusal(key: str) -> str | None:
     denied: Collection[str] = getattr(settings, "REQUEST_SETTINGS_DENIED", ())
     if key in denied:
         return DENIED_BY_PROJECT
+    reason = _alias_refusal(key, denied)
+    if reason is not None:
+        return reason
     allowed: Collection[str] | None = getattr(settings, "REQUEST_SETTINGS_ALLOWED", None)
     if allowed is not None:
         return None if key in allowed else NOT_ALLOWED
@@ -212,31 +239,77 @@ def refusal(key: str) -> str | None:
     return None
 
 
-def value_problem(key: str, value: Any) -> str | None:
-    """What `key` accepts, in words, when `value` is not acceptable; None when it is."""
-    return value_checker(key)(value)
+def value_problem(key: str, value: Any, host: str | None = None) -> str | None:
+    """What `key` accepts, in words, when `value` is not acceptable; None when it is.
+
+    ``host`` is the row's host (``""`` for all hosts): some rules depend on it (a cookie domain must contain it).
+    """
+    return value_checker(key)(value, host=host)  # type: ignore[call-arg]
 
 
 def value_checker(key: str) -> Validator:
     """The validator of `key`'s values, built once per key (a snapshot of many rows reuses it).
 
-    Checks that the value is something JSON and PostgreSQL's jsonb can hold; then the field declared in
-    REQUEST_SETTINGS_FIELDS, else the built-in validator of a Django setting, else the type of the settings.py value
-    (an int setting stays an int).
+    Every value: JSON that PostgreSQL's jsonb can hold, within REQUEST_SETTINGS_MAX_VALUE_DEPTH and _SIZE. Then the
+    rule we ship for the key (Django's honored settings, the third-party registry), else the type of the settings.py
+    value (an int setting stays an int); and the field declared in REQUEST_SETTINGS_FIELDS, which can only narrow.
     """
-    specific = _declared_checker(key) or HONORED.get(key) or _type_checker(base_value(key))
+    max_depth, max_size = conf.MAX_VALUE_DEPTH, conf.MAX_VALUE_SIZE
 
-    def check(value: Any) -> str | None:
-        return _json_problem(value) or specific(value)
+    def limits(value: Any) -> str | None:
+        return validators.json_problem(value, max_depth=max_depth, max_size=max_size)
 
-    return check
+    # The key's own rule speaks first (its words are the most useful); none of them recurses into a value.
+    rule = builtin_rule(key) or _type_checker(key)
+    rules: list[Callable[..., str | None]] = [limits] if rule is None else [rule, limits]
+    declared = _declared_checker(key)
+    if declared is not None:
+        rules.append(declared)
+    return validators.all_of(rules)
+
+
+def is_checked(key: str) -> bool:
+    """False for a key whose values nothing checks beyond JSON: no rule, no declared field, not in settings.py."""
+    return builtin_rule(key) is not None or _type_checker(key) is not None or declared_field(key) is not None
+
+
+UNCHECKED = "any JSON value: not checked (define the key in settings.py or declare it in REQUEST_SETTINGS_FIELDS)"
+
+
+def accepted(key: str) -> str:
+    """What ``key`` accepts, in words, for help texts."""
+    words = []
+    rule = builtin_rule(key) or _type_checker(key)
+    if rule is not None:
+        words.append(rule.accepted)
+    declaration = conf.FIELDS.get(key) or {}
+    if declaration:
+        help_text = declaration.get("help_text")
+        words.append("what the declared field accepts" + (f" ({help_text})" if help_text else ""))
+    return ", and ".join(words) if words else UNCHECKED
+
+
+def form_kind(key: str) -> type | None:
+    """The Python type a form should parse typed text into: the settings.py value's, else the rule's."""
+    base = base_value(key, _MISSING)
+    if base is not _MISSING and base is not None and not isinstance(base, Promise):
+        return type(base)
+    rule = builtin_rule(key)
+    return None if rule is None else rule.kind
+
+
+def declared_field(key: str) -> forms.Field | None:
+    """The form field REQUEST_SETTINGS_FIELDS declares for ``key``, if any."""
+    declaration = dict(conf.FIELDS.get(key) or {})
+    if not declaration:
+        return None
+    # By dotted path, so that this module never imports fields.py (which builds on this one).
+    field_class = import_string(declaration.pop("field", "request_settings.fields.JSONOrTextField"))
+    field: forms.Field = field_class(**declaration)
+    return field
 
 
 def _declared_checker(key: str) -> Validator | None:
-    from django.core.exceptions import ValidationError
-
-    from request_settings.fields import declared_field  # fields builds on this module
-
     field = declared_field(key)
     if field is None:
         return None
@@ -251,25 +324,9 @@ def _declared_checker(key: str) -> Validator | None:
     return check
 
 
-def _json_problem(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "a finite number"
-    if isinstance(value, str):
-        return "a string without NUL characters" if "\x00" in value else None
-    if isinstance(value, list | tuple):
-        return next(filter(None, map(_json_problem, value)), None)
-    if isinstance(value, dict):
-        if not all(isinstance(item, str) and "\x00" not in item for item in value):
-            return "an object whose keys are strings without NUL characters"
-        return next(filter(None, map(_json_problem, value.values())), None)
-    return "a JSON value (string, number, true/false, null, list or object)"
-
-
 TYPE_NAMES: dict[type, str] = {
     bool: "true or false",
-    int: "an integer",
+    int: f"an integer from {-validators.MAX_INT} to {validators.MAX_INT}",
     float: "a number",
     str: "a string",
     list: "a JSON list",
@@ -286,27 +343,40 @@ def base_value(key: str, default: Any = None) -> Any:
     return getattr(lazy._wrapped, key, default)
 
 
-def _type_checker(base: Any) -> Validator:
-    """Values of the type of the settings.py value `base` (None, or a type JSON cannot express: anything)."""
+def _type_checker(key: str) -> validators.Rule | None:
+    """Values of the type of the settings.py value of ``key``; None when settings.py gives no JSON type to follow."""
+    base = base_value(key, _MISSING)
+    if isinstance(base, Promise):
+        base = str(base)
     base_type = type(base)
-    accepted = TYPE_NAMES.get(base_type)
+    words = TYPE_NAMES.get(base_type)
+    if base is _MISSING or base is None or words is None:
+        return None
 
-    def check(value: Any) -> str | None:
-        if base is None or accepted is None:
-            return None
+    def test(value: Any) -> bool:
         if base_type is bool or isinstance(value, bool):
-            return None if type(value) is base_type else accepted
+            return type(value) is base_type
         if base_type is float and isinstance(value, int):
-            return None
+            return True
         if base_type in (list, tuple):
-            return None if isinstance(value, list | tuple) else accepted
-        return None if isinstance(value, base_type) else accepted
+            return isinstance(value, list | tuple)
+        return isinstance(value, base_type)
 
-    return check
+    return validators.Rule(words, test, kind=base_type)
 
 
 def coerce(key: str, value: Any) -> Any:
-    """Give a JSON value the container type of settings.py: a tuple there comes back as a tuple."""
-    if isinstance(value, list) and isinstance(base_value(key), tuple):
-        return tuple(value)
+    """Give a JSON value the container types of settings.py: a tuple there comes back as a tuple, at every level
+    where settings.py has one (``(("a", 1), ("b", 2))`` too)."""
+    base = base_value(key, _MISSING)
+    return value if base is _MISSING else _like(base, value)
+
+
+def _like(base: Any, value: Any) -> Any:
+    if isinstance(base, list | tuple) and isinstance(value, list | tuple):
+        template = base[0] if base and all(isinstance(item, tuple) for item in base) else None
+        items = [value_item if template is None else _like(template, value_item) for value_item in value]
+        return tuple(items) if isinstance(base, tuple) else items
+    if isinstance(base, dict) and isinstance(value, dict):
+        return {name: _like(base[name], item) if name in base else item for name, item in value.items()}
     return value

@@ -365,7 +365,7 @@ def test_a_refused_key_inserted_by_raw_sql_is_not_applied_and_shows_as_ignored(e
 def test_history_page_lists_changes_and_revert_restores_an_earlier_value(editor):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.example.com")
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900, host="a.example.com")
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 5, host="b.example.com")  # another host's history
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="b.example.com")  # another host's history
     first = SettingOverrideChange.objects.get(action="created", host="a.example.com")
 
     response = editor.get(reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": "a.example.com"})
@@ -419,7 +419,7 @@ def test_revert_needs_csrf_and_the_change_permission(django_user_model, editor):
 
 
 def test_a_deletion_cannot_be_reverted_and_a_now_invalid_value_is_refused(editor):
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 30)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 90)
     SettingOverride.objects.unset("SESSION_EXPIRE_SECONDS")
     created, deleted = (SettingOverrideChange.objects.get(action=a) for a in ("created", "deleted"))
     count = SettingOverrideChange.objects.count()
@@ -428,7 +428,7 @@ def test_a_deletion_cannot_be_reverted_and_a_now_invalid_value_is_refused(editor
     response = editor.post(revert, follow=True)
     assert "left no value to revert to" in response.content.decode()
 
-    fields = {"SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 60}}
+    fields = {"SESSION_EXPIRE_SECONDS": {"field": "django.forms.IntegerField", "min_value": 120}}
     with override_settings(REQUEST_SETTINGS_FIELDS=fields):
         revert = reverse("admin:request_settings_settingoverride_revert", args=[created.pk])
         response = editor.post(revert, follow=True)

@@ -219,11 +219,11 @@ def test_set_records_the_user():
         (
             ["set", "SESSION_EXPIRE_SECONDS", "soon"],
             r"'soon' is not a valid value for SESSION_EXPIRE_SECONDS: Enter a whole number\. "
-            r"Expected an integer\.",
+            r"Expected an integer from 60 to 31536000 \(seconds\)\.",
         ),
         (
             ["set", "SESSION_COOKIE_AGE", "-1"],
-            r"'-1' is not a valid value for SESSION_COOKIE_AGE: expected an integer from 1",
+            r"'-1' is not a valid value for SESSION_COOKIE_AGE: expected an integer from 60",
         ),
         (["set", "BANNER_TEXT", "a\x00b"], r"for BANNER_TEXT: Null characters are not allowed"),
         (["set", "BANNER_TEXT", "x", "--host", "http://shop/"], r"argument --host: 'http://shop/'"),
@@ -574,7 +574,7 @@ def test_import_reports_every_bad_entry(tmp_path):
         "line 11, key BANNER_TEXT",
         "line 12, key EMAIL_HOST",
     ]
-    assert "'soon' is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer." in reported[0]
+    assert "'soon' is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer from 60 to 31536000 (seconds)." in reported[0]
     assert "'Shop.Example.com' is not stored as written: use 'shop.example.com'." in reported[1]
     assert "a second entry for BANNER_TEXT (all hosts), after line 2" in reported[3]
     assert "unknown field(s) x; expected key, host and value" in reported[4]

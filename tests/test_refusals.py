@@ -223,7 +223,7 @@ RAW_REFUSALS = sorted(
 @pytest.mark.parametrize(("key", "reason"), RAW_REFUSALS)
 def test_a_refused_row_inserted_by_raw_sql_is_not_applied(key, reason, caplog):
     insert_raw(key, "raw-sql-value")
-    insert_raw("SESSION_EXPIRE_SECONDS", 42)
+    insert_raw("SESSION_EXPIRE_SECONDS", 420)
     insert_raw("SESSION_TIMEOUT_REDIRECT", "/timed-out/", host="")
 
     with caplog.at_level(logging.WARNING, logger="request_settings"):
@@ -231,7 +231,7 @@ def test_a_refused_row_inserted_by_raw_sql_is_not_applied(key, reason, caplog):
 
     assert values == {
         key: as_echoed(getattr(settings, key, "<missing>")),  # what it is outside any request
-        "SESSION_EXPIRE_SECONDS": 42,  # the other rows still apply
+        "SESSION_EXPIRE_SECONDS": 420,  # the other rows still apply
         "SESSION_TIMEOUT_REDIRECT": "/timed-out/",
     }
     warnings = [record.getMessage() for record in caplog.records if record.name == "request_settings"]
@@ -247,25 +247,25 @@ def test_a_refused_row_inserted_by_raw_sql_is_not_applied(key, reason, caplog):
 )
 def test_a_raw_row_the_project_refuses_is_not_applied(configuration, reason, caplog):
     insert_raw("SESSION_TIMEOUT_REDIRECT", "/timed-out/")
-    insert_raw("SESSION_EXPIRE_SECONDS", 42)
+    insert_raw("SESSION_EXPIRE_SECONDS", 420)
 
     with override_settings(**configuration), caplog.at_level(logging.WARNING, "request_settings"):
         values = echo(A, "SESSION_TIMEOUT_REDIRECT", "SESSION_EXPIRE_SECONDS")
 
-    assert values == {"SESSION_TIMEOUT_REDIRECT": "<missing>", "SESSION_EXPIRE_SECONDS": 42}
+    assert values == {"SESSION_TIMEOUT_REDIRECT": "<missing>", "SESSION_EXPIRE_SECONDS": 420}
     expected = f"Skipped the override of SESSION_TIMEOUT_REDIRECT for host {A!r}: {reason}."
     assert expected in [record.getMessage() for record in caplog.records]
 
 
 def test_a_raw_row_with_a_bad_value_is_not_applied(caplog):
     insert_raw("X_FRAME_OPTIONS", "ALLOW")
-    insert_raw("SESSION_EXPIRE_SECONDS", 42)
+    insert_raw("SESSION_EXPIRE_SECONDS", 420)
 
     with caplog.at_level(logging.WARNING, logger="request_settings"):
         response = Client(HTTP_HOST=A).get(reverse("echo"), {"keys": "SESSION_EXPIRE_SECONDS"})
 
     assert response["X-Frame-Options"] == "DENY"
-    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 42}
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 420}
     assert any(
         "X_FRAME_OPTIONS" in message and "'ALLOW'" in message and "'DENY', 'SAMEORIGIN'" in message
         for message in (record.getMessage() for record in caplog.records)

@@ -8,7 +8,14 @@ ENABLED = True
 """The kill switch: False makes the middleware and ``activate()`` apply nothing."""
 
 CACHE_TTL: float = 5
-"""Seconds a snapshot of the override table lives in each process."""
+"""Seconds between two full reads of the table per process: the bound for rows written behind the app's back."""
+
+POLL_INTERVAL: float = 0.5
+"""Seconds between two reads of the database's change version per process (in a background thread)."""
+
+LISTEN = False
+"""True (PostgreSQL, psycopg 3.2+): changes are also pushed through LISTEN/NOTIFY. Off by default because PgBouncer
+in transaction mode drops LISTEN; the poll stays as the fallback."""
 
 MODEL = "request_settings.SettingOverride"
 """``app_label.Model`` of the override table; fixed at start-up, like AUTH_USER_MODEL."""
@@ -27,3 +34,13 @@ BROADCAST_CACHE: str | None = None
 
 FIELDS: dict[str, dict[str, Any]] = {}
 """Form field declarations per key: ``{"KEY": {"field": "django.forms.IntegerField", **kwargs}}``."""
+
+MAX_VALUE_DEPTH = 32
+"""How deeply a stored value may nest lists and objects; deeper ones are refused on every write path."""
+
+MAX_VALUE_SIZE = 65536
+"""The largest stored value, in bytes of compact JSON (UTF-8); larger ones are refused on every write path."""
+
+URL_HOSTS: Any = ()
+"""Hosts that honored URL settings (LOGIN_URL, LOGIN_REDIRECT_URL, ...) may name in an absolute URL; by default
+they accept only a path on the site itself or a URL name."""
