@@ -44,8 +44,8 @@ def test_code_inside_the_block_sees_the_values_and_code_after_it_does_not():
 
 def test_nested_use_restores_the_outer_values():
     with override_request_settings(SESSION_EXPIRE_SECONDS=60, BANNER_TEXT="outer"):
-        with override_request_settings(SESSION_EXPIRE_SECONDS=30):
-            assert settings.SESSION_EXPIRE_SECONDS == 30
+        with override_request_settings(SESSION_EXPIRE_SECONDS=130):
+            assert settings.SESSION_EXPIRE_SECONDS == 130
             assert settings.BANNER_TEXT == "outer"
         assert settings.SESSION_EXPIRE_SECONDS == 60
         assert settings.BANNER_TEXT == "outer"
@@ -61,9 +61,9 @@ def test_values_are_restored_when_the_block_raises():
 def test_values_win_over_override_settings():
     with (
         override_settings(SESSION_EXPIRE_SECONDS=10),
-        override_request_settings(SESSION_EXPIRE_SECONDS=20),
+        override_request_settings(SESSION_EXPIRE_SECONDS=120),
     ):
-        assert settings.SESSION_EXPIRE_SECONDS == 20
+        assert settings.SESSION_EXPIRE_SECONDS == 120
 
 
 def test_a_host_pin_is_for_requests_only():
@@ -74,25 +74,25 @@ def test_a_host_pin_is_for_requests_only():
 # -- as a decorator --------------------------------------------------------------------------------
 
 
-@override_request_settings(SESSION_EXPIRE_SECONDS=45)
+@override_request_settings(SESSION_EXPIRE_SECONDS=145)
 def read_in_decorated_function():
     return settings.SESSION_EXPIRE_SECONDS
 
 
-@override_request_settings(SESSION_EXPIRE_SECONDS=46)
+@override_request_settings(SESSION_EXPIRE_SECONDS=146)
 async def read_in_decorated_coroutine():
     await asyncio.sleep(0)
     return settings.SESSION_EXPIRE_SECONDS
 
 
 def test_decorates_functions_and_coroutines():
-    assert read_in_decorated_function() == 45
-    assert asyncio.run(read_in_decorated_coroutine()) == 46
+    assert read_in_decorated_function() == 145
+    assert asyncio.run(read_in_decorated_coroutine()) == 146
     assert settings.SESSION_EXPIRE_SECONDS == BASE
 
 
 def test_a_decorated_coroutine_run_concurrently_keeps_each_call_apart():
-    @override_request_settings(SESSION_EXPIRE_SECONDS=47)
+    @override_request_settings(SESSION_EXPIRE_SECONDS=147)
     async def read_twice(outer):
         with override_request_settings(BANNER_TEXT=outer):
             await asyncio.sleep(0)
@@ -101,24 +101,24 @@ def test_a_decorated_coroutine_run_concurrently_keeps_each_call_apart():
     async def main():
         return await asyncio.gather(read_twice("a"), read_twice("b"))
 
-    assert asyncio.run(main()) == [(47, "a"), (47, "b")]
+    assert asyncio.run(main()) == [(147, "a"), (147, "b")]
 
 
-@override_request_settings(SESSION_EXPIRE_SECONDS=55)
+@override_request_settings(SESSION_EXPIRE_SECONDS=155)
 class DecoratedTestCase(TestCase):
     def setUp(self):
         self.seen_in_set_up = settings.SESSION_EXPIRE_SECONDS
 
     def test_set_up_test_and_requests_see_the_values(self):
-        assert self.seen_in_set_up == 55
-        assert settings.SESSION_EXPIRE_SECONDS == 55
-        assert echo(self.client, "any.example.com") == {"SESSION_EXPIRE_SECONDS": 55}
+        assert self.seen_in_set_up == 155
+        assert settings.SESSION_EXPIRE_SECONDS == 155
+        assert echo(self.client, "any.example.com") == {"SESSION_EXPIRE_SECONDS": 155}
 
 
 def test_a_decorated_test_case_leaves_nothing_behind():
     seen = []
 
-    @override_request_settings(SESSION_EXPIRE_SECONDS=56)
+    @override_request_settings(SESSION_EXPIRE_SECONDS=156)
     class Inner(SimpleTestCase):
         def test_one(self):
             seen.append(settings.SESSION_EXPIRE_SECONDS)
@@ -129,7 +129,7 @@ def test_a_decorated_test_case_leaves_nothing_behind():
     result = unittest.TestResult()
     unittest.defaultTestLoader.loadTestsFromTestCase(Inner).run(result)
     assert result.wasSuccessful(), result.errors + result.failures
-    assert seen == [56, 56]
+    assert seen == [156, 156]
     assert settings.SESSION_EXPIRE_SECONDS == BASE
 
 
@@ -192,12 +192,12 @@ def test_concurrent_threads_do_not_see_each_others_values():
             barrier.wait()  # both have read before either leaves
         seen[f"after {value}"] = settings.SESSION_EXPIRE_SECONDS
 
-    threads = [threading.Thread(target=worker, args=(value,)) for value in (10, 20)]
+    threads = [threading.Thread(target=worker, args=(value,)) for value in (110, 120)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert seen == {10: 10, 20: 20, "after 10": BASE, "after 20": BASE}
+    assert seen == {110: 110, 120: 120, "after 110": BASE, "after 120": BASE}
 
 
 def test_interleaved_asyncio_tasks_each_see_their_own_values():
@@ -213,10 +213,10 @@ def test_interleaved_asyncio_tasks_each_see_their_own_values():
         return seen, settings.SESSION_EXPIRE_SECONDS
 
     async def main():
-        return await asyncio.gather(task(10), task(20))
+        return await asyncio.gather(task(110), task(120))
 
-    assert asyncio.run(main()) == [([10, 10, 10], BASE), ([20, 20, 20], BASE)]
-    assert order == [10, 20, 10, 20, 10, 20]  # they really interleaved
+    assert asyncio.run(main()) == [([110, 110, 110], BASE), ([120, 120, 120], BASE)]
+    assert order == [110, 120, 110, 120, 110, 120]  # they really interleaved
 
 
 # -- requests through the test client --------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_a_request_inside_the_block_sees_the_values_for_that_host_only(client):
 
 @pytest.mark.django_db
 def test_pinned_values_win_over_rows_and_never_touch_the_table(client):
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 10, host="a.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 110, host="a.example.com")
     SettingOverride.objects.set("BANNER_TEXT", "from the table")
     before = list(SettingOverride.objects.values_list("key", "host", "value", "updated_at"))
 
@@ -244,7 +244,7 @@ def test_pinned_values_win_over_rows_and_never_touch_the_table(client):
     after = echo(client, "a.example.com", "SESSION_EXPIRE_SECONDS,BANNER_TEXT")
 
     assert inside == {"SESSION_EXPIRE_SECONDS": 60, "BANNER_TEXT": "from the table"}
-    assert after == {"SESSION_EXPIRE_SECONDS": 10, "BANNER_TEXT": "from the table"}
+    assert after == {"SESSION_EXPIRE_SECONDS": 110, "BANNER_TEXT": "from the table"}
     assert list(SettingOverride.objects.values_list("key", "host", "value", "updated_at")) == before
 
 
@@ -288,11 +288,11 @@ def test_clear_snapshot_makes_the_next_request_read_the_table(client):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60)
     assert echo(client, "a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}
     # A change this process is not told about (another process, a raw UPDATE) waits for the TTL...
-    SettingOverride.objects.filter(key="SESSION_EXPIRE_SECONDS").update(value=30)
+    SettingOverride.objects.filter(key="SESSION_EXPIRE_SECONDS").update(value=130)
     assert echo(client, "a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}
     # ...unless a test clears the snapshot.
     clear_snapshot()
-    assert echo(client, "a.example.com") == {"SESSION_EXPIRE_SECONDS": 30}
+    assert echo(client, "a.example.com") == {"SESSION_EXPIRE_SECONDS": 130}
 
 
 # -- the pytest fixture ----------------------------------------------------------------------------
@@ -300,11 +300,11 @@ def test_clear_snapshot_makes_the_next_request_read_the_table(client):
 
 @pytest.mark.django_db
 def test_the_fixture_pins_for_the_rest_of_the_test(request_settings_override, client):  # noqa: F811
-    request_settings_override(SESSION_EXPIRE_SECONDS=5)
+    request_settings_override(SESSION_EXPIRE_SECONDS=105)
     request_settings_override(host="a.example.com", BANNER_TEXT="only a")
-    assert settings.SESSION_EXPIRE_SECONDS == 5
+    assert settings.SESSION_EXPIRE_SECONDS == 105
     assert echo(client, "a.example.com", "SESSION_EXPIRE_SECONDS,BANNER_TEXT") == {
-        "SESSION_EXPIRE_SECONDS": 5,
+        "SESSION_EXPIRE_SECONDS": 105,
         "BANNER_TEXT": "only a",
     }
     assert echo(client, "b.example.com", "BANNER_TEXT") == {"BANNER_TEXT": "<missing>"}
@@ -312,9 +312,9 @@ def test_the_fixture_pins_for_the_rest_of_the_test(request_settings_override, cl
 
 async def test_the_fixture_in_an_async_test(request_settings_override):  # noqa: F811
     # Pinned in the test task's own context; the teardown must not fail on it.
-    request_settings_override(SESSION_EXPIRE_SECONDS=9)
+    request_settings_override(SESSION_EXPIRE_SECONDS=109)
     await asyncio.sleep(0)
-    assert settings.SESSION_EXPIRE_SECONDS == 9
+    assert settings.SESSION_EXPIRE_SECONDS == 109
 
 
 PLUGIN_TESTS = """
@@ -327,11 +327,11 @@ from django.urls import reverse
 
 @pytest.mark.django_db
 def test_pins(request_settings_override, client):
-    request_settings_override(SESSION_EXPIRE_SECONDS=5)
-    request_settings_override(host="a.example.com", SESSION_EXPIRE_SECONDS=7)
-    assert settings.SESSION_EXPIRE_SECONDS == 5
+    request_settings_override(SESSION_EXPIRE_SECONDS=105)
+    request_settings_override(host="a.example.com", SESSION_EXPIRE_SECONDS=107)
+    assert settings.SESSION_EXPIRE_SECONDS == 105
     response = client.get(reverse("echo"), HTTP_HOST="a.example.com")
-    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 7}
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 107}
 
 
 def test_refused(request_settings_override):
@@ -344,9 +344,9 @@ def test_unpinned_at_teardown():
 
 @pytest.mark.asyncio
 async def test_pins_in_an_async_test(request_settings_override):
-    request_settings_override(SESSION_EXPIRE_SECONDS=9)
+    request_settings_override(SESSION_EXPIRE_SECONDS=109)
     await asyncio.sleep(0)
-    assert settings.SESSION_EXPIRE_SECONDS == 9
+    assert settings.SESSION_EXPIRE_SECONDS == 109
 
 
 @pytest.mark.asyncio
