@@ -156,10 +156,10 @@ def clean_host(text: str) -> str:
     return host
 
 
-def clean_value(key: str, text: str) -> Any:
-    """The typed value of ``key``; ValidationError names the key and what is accepted."""
+def clean_value(key: str, text: str, host: str | None = None) -> Any:
+    """The typed value of ``key`` for ``host``; ValidationError names the key and what is accepted."""
     try:
-        return fields.parse_value(key, text)
+        return fields.parse_value(key, text, host=host)
     except RecursionError:
         raise ValidationError(
             "The value for %(key)s is nested too deeply: expected %(accepted)s.",
@@ -230,7 +230,7 @@ class SettingOverrideForm(forms.Form):
                 self.add_error("host", error)
         if not cleaned.get("reset") and "value" in cleaned:
             try:
-                cleaned["value"] = clean_value(key, cleaned["value"])
+                cleaned["value"] = clean_value(key, cleaned["value"], cleaned.get("host"))
             except ValidationError as error:
                 self.add_error("value", error)
         return cleaned
@@ -285,7 +285,7 @@ class SettingOverrideAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             cleaned["host"] = self.instance.host
         if "value" in cleaned:
             try:
-                cleaned["value"] = clean_value(key, cleaned["value"])
+                cleaned["value"] = clean_value(key, cleaned["value"], cleaned.get("host"))
             except ValidationError as error:
                 self.add_error("value", error)
         return cleaned

@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.apps import apps
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.checks import Error, Warning
 from django.core.management import call_command
@@ -583,3 +584,12 @@ def test_e012_check_function_names_the_missing_app():
         "System check identified 1 issue.",
     ]
     checks.require_installed()  # installed again: nothing to say
+
+
+def test_e012_leaves_an_import_before_setup_to_django():
+    """Before django.setup() it is not known what is installed: Django's AppRegistryNotReady says so at the models."""
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes"]):
+        with mock.patch.object(apps, "apps_ready", False):
+            checks.require_installed()
+        with pytest.raises(SystemCheckError):
+            checks.require_installed()
