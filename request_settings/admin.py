@@ -141,6 +141,8 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             setattr(obj, field.attname, getattr(row, field.attname))
         obj._state.adding = False
         obj._state.db = row._state.db
+        if not policy.is_checked(key):
+            self.message_user(request, f"The value of {key} is not checked: {policy.UNCHECKED_WHY}", messages.WARNING)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Nothing related to save; ``form.save_m2m`` does not exist on our save path."""

@@ -22,9 +22,10 @@ request_settings.W004 Warning RequestSettingsMiddleware is below SessionTimeoutM
 request_settings.W005 Warning REQUEST_SETTINGS_FIELDS declares a key the policy refuses.
 request_settings.W006 Warning (database) A stored override has a key the policy now refuses.
 request_settings.W007 Warning (database) A stored override has a value its key does not accept.
+request_settings.W008 Warning (database) A stored override has a key whose values nothing checks.
 ===================== ======= ===================================================================
 
-W006 and W007 read the override table, so they run only with ``check --database default`` and
+W006, W007 and W008 read the override table, so they run only with ``check --database default`` and
 in ``migrate``; before the first ``migrate`` the table does not exist, and they say nothing.
 Subclasses of the middleware classes count as those classes.
 
@@ -366,9 +367,9 @@ def _rows(model: type[Model], alias: str) -> list[tuple[str, str, Any]] | None:
         return None
 
 
-def _value_problem(key: str, value: Any) -> str | None:
+def _value_problem(key: str, value: Any, host: str) -> str | None:
     try:
-        return policy.value_problem(key, value)
+        return policy.value_problem(key, value, host=host)
     except (ImportError, TypeError, ValueError):
         return None  # a broken REQUEST_SETTINGS_FIELDS declaration: E006/E011 report it
 
@@ -408,7 +409,7 @@ def check_stored_overrides(
                     )
                 )
                 continue
-            accepted = _value_problem(key, value)
+            accepted = _value_problem(key, value, host)
             if accepted is not None:
                 messages.append(
                     _warning(
@@ -420,7 +421,26 @@ def check_stored_overrides(
                         obj=model,
                     )
                 )
+            elif not _is_checked(key):
+                messages.append(
+                    _warning(
+                        8,
+                        f"The override of {key} for {where} should have a value something checks: "
+                        f"{policy.UNCHECKED_WHY}",
+                        f"Define {key} in settings.py (overrides must then have its type), or declare a form "
+                        f"field for it in REQUEST_SETTINGS_FIELDS, such as {{{key!r}: {{'field': "
+                        "'django.forms.IntegerField', 'min_value': 1}}.",
+                        obj=model,
+                    )
+                )
     return messages
+
+
+def _is_checked(key: str) -> bool:
+    try:
+        return policy.is_checked(key)
+    except (ImportError, TypeError, ValueError):
+        return True  # a broken REQUEST_SETTINGS_FIELDS declaration: E006/E011 report it
 
 
 def check_app_installed(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:

@@ -273,6 +273,10 @@ def is_checked(key: str) -> bool:
     return builtin_rule(key) is not None or _type_checker(key) is not None or declared_field(key) is not None
 
 
+UNCHECKED_WHY = (
+    "settings.py does not define it and no rule or declared field covers it, so any JSON value is accepted. Define "
+    "it in settings.py, or declare a field for it in REQUEST_SETTINGS_FIELDS."
+)
 UNCHECKED = "any JSON value: not checked (define the key in settings.py or declare it in REQUEST_SETTINGS_FIELDS)"
 
 

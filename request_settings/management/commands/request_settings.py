@@ -246,11 +246,11 @@ class Command(BaseCommand):
         reason = policy.refusal(key)
         if reason is not None:
             raise CommandError(f"{key} cannot be overridden: {reason}.")
+        host: str = options["host"] or ""
         try:
-            value = parse_value(key, options["value"])
+            value = parse_value(key, options["value"], host=host)
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
-        host: str = options["host"] or ""
         user = self._user(options["user"])
         model = get_override_model()
         previous = model._default_manager.filter(key=key, host=host).values_list("value").first()
@@ -260,6 +260,8 @@ class Command(BaseCommand):
             raise CommandError(_messages(error)) from error
         before = _NOT_SET if previous is None else display_value(key, previous[0])
         self.stdout.write(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}")
+        if not policy.is_checked(key):
+            self.stderr.write(f"Note: the value of {key} is not checked: {policy.UNCHECKED_WHY}")
 
     def _unset(self, options: dict[str, Any]) -> None:
         key = self._key(options["key"])
