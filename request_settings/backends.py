@@ -67,6 +67,14 @@ class GrantBackend:
         refused = [key for key in _stored_keys() if policy.refusal(key) is not None]
         return scope & ~Q(key__in=refused) if refused else scope
 
+    def override_hosts(self, user_obj: Any, perm: str) -> list[str]:
+        """The hosts of the grants that give ``perm`` (``rights.granted_hosts`` offers them as choices)."""
+        action = self._action(perm)
+        if action is None:
+            return []
+        grants = self._grants(user_obj, editing=action != "view")
+        return sorted({host for grant in grants if grant.key_list() for host in grant.host_list()})
+
     @staticmethod
     def _action(perm: str) -> str | None:
         opts = get_override_model()._meta

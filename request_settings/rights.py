@@ -71,6 +71,26 @@ def allowed_anywhere(user: Any, action: Action) -> bool:
     return any(user.has_perm(perm, row) for row in get_override_model()._default_manager.iterator())
 
 
+def granted_hosts(user: Any, action: Action) -> list[str] | None:
+    """The row hosts ``user`` may ``action`` on, to offer as choices: None means any host (model permission).
+
+    ``""`` is the all-hosts rows and ``*.example.com`` a pattern (its subdomains too). From backends that say which
+    hosts they grant (``override_hosts(user_obj, perm)``, as ``GrantBackend`` does) and from the rows allowed.
+    """
+    perm = permission(action)
+    if user.has_perm(perm):
+        return None
+    hosts: set[str] = set()
+    if getattr(user, "is_active", False):
+        for backend in get_backends():
+            hook = getattr(backend, "override_hosts", None)
+            if hook is not None:
+                hosts.update(hook(user, perm))
+    rows = filter_allowed(user, get_override_model()._default_manager.all(), action)
+    hosts.update(rows.values_list("host", flat=True).distinct())
+    return sorted(hosts)
+
+
 def filter_allowed(user: Any, queryset: QuerySet[_Row], action: Action = "view") -> QuerySet[_Row]:
     """The rows of ``queryset`` (override rows) that ``user`` may ``action``: a queryset, so counts stay in SQL."""
     perm = permission(action)
@@ -84,6 +104,17 @@ def filter_allowed(user: Any, queryset: QuerySet[_Row], action: Action = "view")
         granted |= Q(pk__in=extra)
     rows: QuerySet[_Row] = queryset.filter(granted)
     return rows
+
+
+def filter_viewable(user: Any, queryset: QuerySet[_Row]) -> QuerySet[_Row]:
+    """The rows ``user`` may see: those they may view or change (Django's admin shows a row for either)."""
+    visible = filter_allowed(user, queryset, "view")
+    if visible is queryset:
+        return queryset
+    if user.has_perm(permission("change")):
+        return queryset
+    both: QuerySet[_Row] = visible | filter_allowed(user, queryset, "change")
+    return both
 
 
 def _scope(user: Any, perm: str) -> tuple[Q | None, bool]:
