@@ -1,0 +1,166 @@
+"""The debug-toolbar panel (extra ``toolbar``), rendered by the real django-debug-toolbar in real requests."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from django.http import HttpResponse
+from django.test import override_settings
+from django.urls import include, path
+
+if os.environ.get("REQUEST_SETTINGS_REQUIRE_EXTRAS"):
+    import debug_toolbar  # noqa: F401  (the toolbar env: a missing extra is a failure)
+else:
+    pytest.importorskip(
+        "debug_toolbar", reason="the extra 'toolbar' is not installed (tox -e toolbar runs these tests)"
+    )
+
+from django.conf import settings
+
+from request_settings.models import SettingOverride
+from request_settings.testing import override_request_settings
+from tests.settings import INSTALLED_APPS, MIDDLEWARE
+
+PANEL = "request_settings.contrib.debug_toolbar.RequestSettingsPanel"
+OURS = "request_settings.middleware.RequestSettingsMiddleware"
+TOOLBAR = "debug_toolbar.middleware.DebugToolbarMiddleware"
+
+
+def show_toolbar(request):
+    return True
+
+
+def page(request):
+    # The view reads the setting, as third-party code would.
+    return HttpResponse(f"<html><body><p>timeout {settings.SESSION_EXPIRE_SECONDS}</p></body></html>")
+
+
+def __getattr__(name):
+    # The URLconf of these tests (ROOT_URLCONF is this module). Built on first use: the toolbar's URLs import its
+    # models, which exist only while the tests' settings add "debug_toolbar" to INSTALLED_APPS.
+    if name == "urlpatterns":
+        return [path("page/", page), path("__debug__/", include("debug_toolbar.urls"))]
+    raise AttributeError(name)
+
+
+def toolbar_settings(*, toolbar_first: bool = False):
+    middleware = [name for name in MIDDLEWARE if name != OURS]
+    if toolbar_first:
+        middleware[1:1] = [TOOLBAR, OURS]
+    else:
+        middleware[1:1] = [OURS, TOOLBAR]
+    return override_settings(
+        INSTALLED_APPS=[*INSTALLED_APPS, "debug_toolbar", "request_settings.contrib.debug_toolbar"],
+        MIDDLEWARE=middleware,
+        ROOT_URLCONF=__name__,
+        DEBUG_TOOLBAR_PANELS=["debug_toolbar.panels.sql.SQLPanel", PANEL],
+        DEBUG_TOOLBAR_CONFIG={"SHOW_TOOLBAR_CALLBACK": f"{__name__}.show_toolbar", "IS_RUNNING_TESTS": False},
+    )
+
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def render_panel(client, host="shop.example.com"):
+    """GET a page through the toolbar, then fetch the panel's content as the toolbar's JavaScript would."""
+    response = client.get("/page/", headers={"host": host})
+    assert response.status_code == 200
+    html = response.content.decode()
+    request_id = re.search(r'data-request-id="([^"]+)"', html).group(1)
+    subtitle = re.search(r'id="djdt-RequestSettingsPanel".*?<small>\s*(.*?)\s*</small>', html, re.S)
+    panel = client.get(
+        "/__debug__/render_panel/",
+        {"request_id": request_id, "panel_id": "RequestSettingsPanel"},
+        headers={"host": host},
+    )
+    assert panel.status_code == 200
+    return html, subtitle.group(1) if subtitle else "", panel.json()["content"]
+
+
+def cells(content):
+    """The rows of the panel's tables as lists of cell texts."""
+    rows = re.findall(r"<tr>(.*?)</tr>", content, re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[dh]>(.*?)</t[dh]>", row, re.S)]
+        for row in rows
+    ]
+
+
+@pytest.fixture
+def rows():
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="shop.example.com")
+    SettingOverride.objects.set("BANNER_TEXT", "Sale")
+    SettingOverride.objects.set("MAPS_API_KEY", "s3cr3t", host="shop.example.com")
+
+
+@pytest.mark.parametrize("toolbar_first", [False, True], ids=["ours-first", "toolbar-first"])
+def test_the_panel_shows_host_values_sources_and_settings_py_values(client, rows, toolbar_first):
+    with toolbar_settings(toolbar_first=toolbar_first):
+        html, subtitle, content = render_panel(client)
+
+    assert "timeout 120" in html  # the page itself saw the override
+    assert subtitle == "3 overrides for shop.example.com"
+    table = cells(content)
+    assert ["Host", "shop.example.com"] in table
+    assert ["SESSION_EXPIRE_SECONDS", "120", "host row shop.example.com", "3600"] in table
+    assert ["BANNER_TEXT", "&quot;Sale&quot;", "all-hosts row (all hosts)", "(not in settings.py)"] in table
+    assert ["MAPS_API_KEY", "********************", "host row shop.example.com", "(not in settings.py)"] in table
+    assert "s3cr3t" not in content
+
+
+def test_an_unknown_host_gets_the_all_hosts_rows(client, rows):
+    with toolbar_settings():
+        _html, subtitle, content = render_panel(client, host="blog.example.com")
+
+    table = cells(content)
+    assert subtitle == "2 overrides for blog.example.com"
+    assert ["SESSION_EXPIRE_SECONDS", "600", "all-hosts row (all hosts)", "3600"] in table
+
+
+def test_snapshot_facts_the_store_exposes(client, rows):
+    with toolbar_settings(toolbar_first=True):
+        _html, _subtitle, first = render_panel(client)  # the writes above invalidated the snapshot: a read
+        _html, _subtitle, second = render_panel(client)
+
+    assert ["Snapshot from the cache", "no: this request read the table"] in cells(first)
+    assert ["Snapshot from the cache", "yes"] in cells(second)
+    age = next(row for row in cells(second) if row[0] == "Snapshot age")[1]
+    assert re.fullmatch(r"\d+\.\d{3} s \(TTL 5 s\)", age), age
+    version = next(row for row in cells(second) if row[0] == "Snapshot version")[1]
+    assert re.fullmatch(r"\d+", version), version
+
+
+def test_a_test_pin_is_named_as_the_source(client, rows):
+    with toolbar_settings(), override_request_settings(host="shop.example.com", SESSION_EXPIRE_SECONDS=90):
+        html, _subtitle, content = render_panel(client)
+
+    assert "timeout 90" in html
+    assert ["SESSION_EXPIRE_SECONDS", "90", "override_request_settings (a test pin)", "3600"] in cells(content)
+
+
+def test_with_the_kill_switch_off_the_panel_says_so(client, rows):
+    with toolbar_settings(), override_settings(REQUEST_SETTINGS_ENABLED=False):
+        html, subtitle, content = render_panel(client)
+
+    assert "timeout 3600" in html
+    assert subtitle == "0 overrides for shop.example.com"
+    assert "REQUEST_SETTINGS_ENABLED is False" in content
+    assert "No setting is overridden for this host" in content
+
+
+def test_a_row_written_behind_the_apps_back_shows_as_the_snapshots_value(client, rows):
+    with toolbar_settings():
+        render_panel(client)  # caches the snapshot
+        SettingOverride.objects.filter(key="SESSION_EXPIRE_SECONDS", host="shop.example.com").update(value=45)
+        html, _subtitle, content = render_panel(client)
+
+    assert "timeout 120" in html  # within the TTL the process serves its snapshot
+    assert [
+        "SESSION_EXPIRE_SECONDS",
+        "120",
+        "the snapshot (the table has changed since it was read)",
+        "3600",
+    ] in cells(content)
