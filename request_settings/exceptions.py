@@ -53,3 +53,7 @@ class OverrideValueNotImportable(AppSettingsError, ImportError):
 
 class InvalidHost(ValueError):
     """A host given to an entry point (admin, form, command, import, ``activate()``) that no request can have."""
+
+
+class MissingHost(RuntimeError):
+    """A Celery task whose message names no host, run while ``REQUEST_SETTINGS_CELERY_REQUIRE_HOST`` is True."""

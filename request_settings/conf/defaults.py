@@ -44,3 +44,7 @@ MAX_VALUE_SIZE = 65536
 URL_HOSTS: Any = ()
 """Hosts that honored URL settings (LOGIN_URL, LOGIN_REDIRECT_URL, ...) may name in an absolute URL; by default
 they accept only a path on the site itself or a URL name."""
+
+CELERY_REQUIRE_HOST = False
+"""With ``request_settings.contrib.celery``: True makes a task whose message names no host (published outside any
+layer) fail before its body runs, instead of running with settings.py values."""
