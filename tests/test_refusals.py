@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from request_settings import policy
+from request_settings import policy, thirdparty
 from request_settings.models import SettingOverride
 
 pytestmark = pytest.mark.django_db
@@ -270,3 +270,50 @@ def test_a_raw_row_with_a_bad_value_is_not_applied(caplog):
         "X_FRAME_OPTIONS" in message and "'ALLOW'" in message and "'DENY', 'SAMEORIGIN'" in message
         for message in (record.getMessage() for record in caplog.records)
     )
+
+
+# Third-party apps' settings (request_settings/thirdparty.py): refused with the reason in words, whatever settings.py
+# holds and whether or not the app is installed.
+
+THIRD_PARTY_REFUSALS = {
+    "REST_FRAMEWORK": "cached by djangorestframework in rest_framework.settings.api_settings on first use: the first "
+    "host's value would apply to every host",
+    "SIMPLE_JWT": "cached by djangorestframework-simplejwt in rest_framework_simplejwt.settings.api_settings on first "
+    "use: the first host's value would apply to every host",
+    "DEBUG_TOOLBAR_CONFIG": "cached by django-debug-toolbar in debug_toolbar.settings.get_config() on first use: the "
+    "first host's value would apply to every host",
+    "WHITENOISE_MAX_AGE": "read once at start-up by WhiteNoiseMiddleware.__init__: an override would have no effect",
+    "CELERY_BROKER_URL": "read once at start-up by the Celery app (config_from_object), and workers run outside any "
+    "request: an override would have no effect",
+    "AWS_STORAGE_BUCKET_NAME": "read once at start-up by django-storages when it builds a storage backend, once per "
+    "process: an override would have no effect",
+    "AXES_FAILURE_LIMIT": "security-critical (django-axes guards sign-in against password guessing; a host could "
+    "switch it off)",
+    "CONTENT_SECURITY_POLICY": "security-critical (the policy that limits script injection)",
+    "CORS_ALLOW_ALL_ORIGINS": "security-critical (it lets every website read this host's responses)",
+    "CORS_URLS_REGEX": "a regular expression that django-cors-headers runs on every request: a slow pattern would "
+    "stall every worker, and a broad one lets every site read this host's responses",
+    "ACCOUNT_EMAIL_VERIFICATION": "security-critical (it guards sign-up, sign-in or account recovery)",
+    "ACCOUNT_ADAPTER": "security-critical (it names code to import and run)",
+    "SOCIALACCOUNT_ONLY": "read once at start-up by django-allauth, which builds its URL patterns from it: an "
+    "override would have no effect",
+    "ACCOUNT_SOMETHING_NEW": "a django-allauth setting that is not known to be honored per request",
+    "BASE_DIR": "a file-system location of the project (BASE_DIR, *_DIR, *_ROOT, *_PATH, EMAIL_FILE_PATH): staff "
+    "could point the site's files, or mail with password-reset links, somewhere else",
+}
+
+
+@pytest.mark.parametrize(("key", "reason"), sorted(THIRD_PARTY_REFUSALS.items()))
+def test_third_party_settings_refused_with_the_reason(key, reason):
+    assert_refused(key, reason, value={"DEFAULT_PAGINATION_CLASS": None})
+    with override_settings(REQUEST_SETTINGS_ALLOWED=[key], **{key: {"A": 1}}):
+        assert_refused(key, reason, value={"A": 2})
+
+
+@pytest.mark.parametrize(
+    "key", sorted(key for key, found in thirdparty.KEYS.items() if isinstance(found, thirdparty.Refused))
+)
+def test_every_refusal_of_the_registry_reaches_the_write_api(key):
+    reason = policy.refusal(key)
+    assert reason and reason == thirdparty.decision(key).reason
+    assert_refused(key, reason)
