@@ -164,3 +164,27 @@ def test_a_row_written_behind_the_apps_back_shows_as_the_snapshots_value(client,
         "the snapshot (the table has changed since it was read)",
         "3600",
     ] in cells(content)
+
+
+def test_the_panel_has_no_subtitle_before_any_stats():
+    from types import SimpleNamespace
+
+    from request_settings.contrib.debug_toolbar import RequestSettingsPanel
+
+    panel = RequestSettingsPanel(SimpleNamespace(stats={}), get_response=None)
+
+    assert panel.nav_subtitle == ""
+
+
+def test_a_layer_is_read_as_one_mapping_whatever_its_shape():
+    from request_settings.contrib.debug_toolbar.panel import _as_mapping
+
+    assert _as_mapping({"A": 1}) == {"A": 1}
+    assert _as_mapping(({"A": 1}, {"A": 2, "B": 3})) == {"A": 1, "B": 3}  # most specific first
+
+
+def test_the_package_names_only_the_panel():
+    import request_settings.contrib.debug_toolbar as package
+
+    with pytest.raises(AttributeError, match="has no attribute 'Panel'"):
+        package.Panel  # noqa: B018
