@@ -144,7 +144,7 @@ def test_get_skips_a_row_the_snapshot_skips_and_says_why():
     SettingOverride.objects.create(key="SESSION_EXPIRE_SECONDS", value="soon")
     out, err = run("get", "SESSION_EXPIRE_SECONDS")
     assert out == "SESSION_EXPIRE_SECONDS = 3600 (settings.py)\n"
-    assert "The all-hosts override is ignored: 'soon' is not valid for SESSION_EXPIRE_SECONDS" in err
+    assert 'The all-hosts override is ignored: "soon" is not valid for SESSION_EXPIRE_SECONDS' in err
 
 
 def test_get_malformed_key():
@@ -283,7 +283,7 @@ def test_unset_is_the_way_back_from_a_lock_out(client):
     ("args", "message"),
     [
         (["unset", "session-age"], r"'session-age' is not a setting name"),
-        (["unset", "BANNER_TEXT", "--host", "a b"], r"argument --host: 'a b' is not a host name"),
+        (["unset", "BANNER_TEXT", "--host", "a b"], r"argument --host: 'a b' is not a host: "),
         (["unset", "BANNER_TEXT", "--user", "nobody"], r"No user 'nobody'"),
     ],
 )
@@ -353,7 +353,7 @@ def test_export_format_sorted_by_host_then_key_one_object_per_line():
         '{"key": "SESSION_EXPIRE_SECONDS", "host": "shop.example.com", "value": 60}\n'
         "]\n"
     )
-    assert "Exported 4 override(s). Values are written in full" in err
+    assert err == "Exported 4 override(s).\n"  # no secret-looking key: no warning about secrets
 
 
 def test_export_writes_secrets_in_full_and_says_so():
@@ -374,7 +374,7 @@ def test_export_one_host_and_empty():
 
 
 def test_export_bad_host():
-    with pytest.raises(CommandError, match=r"argument --host: 'http://x/' is not a host name"):
+    with pytest.raises(CommandError, match=r"argument --host: 'http://x/' is not a host: "):
         run("export", "--host", "http://x/")
 
 
@@ -505,7 +505,7 @@ def test_import_missing_file(tmp_path):
             r"is not valid JSON: .* \(line 4, column 1\)",
         ),
         ("", r"is not valid JSON: Expecting value \(line 1, column 1\)"),
-        ('{"key": "A", "value": 1}', r"should hold a JSON array .* it holds a JSON dict\."),
+        ('{"key": "A", "value": 1}', r"should hold a JSON array .* it holds a JSON object\."),
         (b"\xff\xfe[]", r"is not UTF-8 text"),
     ],
 )
@@ -546,14 +546,14 @@ def test_import_reports_every_bad_entry(tmp_path):
     lines = [
         '{"key": "BANNER_TEXT", "host": "", "value": "fine"}',  # line 2
         '{"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "soon"}',  # 3: wrong type
-        '{"key": "SESSION_COOKIE_AGE", "host": "Shop.Example.com", "value": 60}',  # 4: not bare
+        '{"key": "SESSION_COOKIE_AGE", "host": "a..example.com", "value": 60}',  # 4: no request has this host
         '{"key": "bad key", "host": "", "value": 1}',  # 5: malformed key
         '{"key": "BANNER_TEXT", "host": "", "value": "again"}',  # 6: duplicate of line 2
         '{"key": "BANNER_TEXT", "host": "x.example.com", "value": 1, "x": 0}',  # 7: extra field
         '["BANNER_TEXT", "", 1]',  # 8: not an object
         '{"key": "BANNER_TEXT", "host": "y.example.com"}',  # 9: no value
         '{"key": 7, "host": "", "value": 1}',  # 10: key not a string
-        '{"key": "BANNER_TEXT", "host": null, "value": 1}',  # 11: host not a string
+        '{"key": "BANNER_TEXT", "host": true, "value": 1}',  # 11: host not a string
         '{"key": "EMAIL_HOST", "host": "", "value": "mx.evil.test"}',  # 12: sensitive
     ]
     path = write(tmp_path, "[\n" + ",\n".join(lines) + "\n]\n")
@@ -574,8 +574,10 @@ def test_import_reports_every_bad_entry(tmp_path):
         "line 11, key BANNER_TEXT",
         "line 12, key EMAIL_HOST",
     ]
-    assert "'soon' is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer from 60 to 31536000 (seconds)." in reported[0]
-    assert "'Shop.Example.com' is not stored as written: use 'shop.example.com'." in reported[1]
+    # Values and hosts are spelled as in the file (JSON: "soon", true), never as Python would ('soon', True).
+    assert '"soon" is not a valid value for SESSION_EXPIRE_SECONDS: expected an integer from 60' in reported[0]
+    assert "'a..example.com' is not a host: expected a host name" in reported[1]
+    assert "true is not a host: expected a host name" in reported[8]
     assert "a second entry for BANNER_TEXT (all hosts), after line 2" in reported[3]
     assert "unknown field(s) x; expected key, host and value" in reported[4]
     assert "EMAIL_HOST cannot be overridden: sensitive" in reported[9]

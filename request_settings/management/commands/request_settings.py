@@ -23,10 +23,11 @@ from django.db import DatabaseError, router, transaction
 from request_settings import policy
 from request_settings.activation import activate
 from request_settings.conf.settings import settings as conf
+from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
-from request_settings.hosts import normalise_host
-from request_settings.models import get_override_model, validate_host, validate_override
+from request_settings.hosts import clean_host
+from request_settings.models import get_override_model
 
 _MISSING = object()
 _NOT_SET = "(not set)"
@@ -34,14 +35,30 @@ _FIELDS = ("key", "host", "value")
 
 
 def _host(text: str) -> str:
-    """argparse type of --host: "" is every host; other hosts are normalised like a request's."""
-    host = normalise_host(text)
-    if text and not host:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a host name: give a host such as 'shop.example.com' "
-            "(no scheme, no path), or '' for every host"
-        )
-    return host
+    """argparse type of --host: the one host rule (``hosts.clean_host``), patterns included; "" is every host."""
+    try:
+        return clean_host(text)
+    except InvalidHost as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _json(value: Any) -> str:
+    """A value as the file spells it (``true``, ``null``), cut short: messages quote JSON, never Python."""
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+class _AsJSON:
+    """A non-string host of an import file, spelled as in the file (``null``, ``true``) in clean_host's message."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return _json(self.value)
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def _activation(text: str) -> activate:
@@ -67,7 +84,7 @@ def _row_problem(key: str, value: Any) -> str | None:
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"
     accepted = policy.value_problem(key, value)
-    return None if accepted is None else f"{value!r} is not valid for {key}, expected {accepted}"
+    return None if accepted is None else f"{_json(value)} is not valid for {key}, expected {accepted}"
 
 
 def _canonical(value: Any) -> str:
@@ -233,11 +250,13 @@ class Command(BaseCommand):
         ]
         self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
         secrets = sorted({key for key, _host, _value in found if is_secret(key)})
-        named = f" ({', '.join(secrets)})" if secrets else ""
-        self.stderr.write(
-            f"Exported {len(found)} override(s). Values are written in full, "
-            f"secret-looking ones{named} included: keep the file private."
-        )
+        if secrets:
+            self.stderr.write(
+                f"Exported {len(found)} override(s). Values are written in full, the secret-looking ones "
+                f"({', '.join(secrets)}) included: keep the file private."
+            )
+        else:
+            self.stderr.write(f"Exported {len(found)} override(s).")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -325,7 +344,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f'{path} should hold a JSON array of {{"key", "host", "value"}} objects, '
                 "as `export` writes; "
-                f"it holds a JSON {type(data).__name__}."
+                f"it holds a JSON {_JSON_TYPES.get(type(data), 'null')}."
             )
         wanted: dict[tuple[str, str], Any] = {}
         seen: dict[tuple[str, str], int] = {}
@@ -333,7 +352,7 @@ class Command(BaseCommand):
         for line, entry in zip(_entry_lines(text), data, strict=True):
             key, problem = self._entry_problem(entry)
             if problem is None:
-                host = entry.get("host", "")
+                host = clean_host(entry.get("host", ""))  # valid: _entry_problem checked it
                 if (key, host) in seen:
                     first = seen[key, host]
                     problem = f"a second entry for {key} {_scope(host)}, after line {first}"
@@ -356,20 +375,23 @@ class Command(BaseCommand):
             return "", 'expected an object with "key", "host" and "value"'
         key = entry.get("key")
         if not isinstance(key, str):
-            return "", f'"key" should be a setting name, not {key!r}'
+            return "", f'"key" should be a setting name, not {_json(key)}'
         unknown = sorted(set(entry) - set(_FIELDS))
         if unknown:
             return key, f"unknown field(s) {', '.join(unknown)}; expected key, host and value"
         if "value" not in entry:
             return key, 'no "value"'
-        host = entry.get("host", "")
-        if not isinstance(host, str):
-            return key, f'"host" should be a host name or "" for every host, not {host!r}'
         try:
-            validate_host(host)
-            validate_override(key, entry["value"])
-        except ValidationError as error:
-            return key, _messages(error)
+            host = entry.get("host", "")
+            host = clean_host(host if isinstance(host, str) else _AsJSON(host))  # the one host rule, as --host
+        except InvalidHost as error:
+            return key, str(error)
+        reason = policy.refusal(key)
+        if reason is not None:
+            return key, f"{key} cannot be overridden: {reason}."
+        accepted = policy.value_problem(key, entry["value"], host)
+        if accepted is not None:
+            return key, f"{_json(entry['value'])} is not a valid value for {key}: expected {accepted}."
         return key, None
 
     # -- running a command per host --------------------------------------------------------
