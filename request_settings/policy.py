@@ -108,7 +108,7 @@ HONORED: dict[str, validators.Rule] = {
     "CSRF_COOKIE_SECURE": validators.boolean(),
     "CSRF_COOKIE_HTTPONLY": validators.boolean(),
     "CSRF_COOKIE_SAMESITE": _SAMESITE,
-    "CSRF_COOKIE_DOMAIN": validators.cookie_domain(),
+    "CSRF_COOKIE_DOMAIN": validators.cookie_domain(referer_check=True),
     "CSRF_COOKIE_PATH": validators.cookie_path(),
     "EMAIL_SUBJECT_PREFIX": validators.text(100),
     "EMAIL_TIMEOUT": validators.number(1, 3600, optional=True, unit="seconds"),

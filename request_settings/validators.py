@@ -155,14 +155,21 @@ def _domain_covers(domain: str, host: str) -> bool:
     return base == domain or base.endswith("." + domain)
 
 
-def cookie_domain() -> HostRule:
-    """None, or a domain that the row's host lies in; a browser drops a cookie for any other domain."""
+def cookie_domain(*, referer_check: bool = False) -> HostRule:
+    """None, or a domain that the row's host lies in; a browser drops a cookie for any other domain.
+
+    ``referer_check``: CsrfViewMiddleware also compares the Referer of HTTPS posts with CSRF_COOKIE_DOMAIN
+    (``is_same_domain``), where a name without a leading dot matches that exact host only.
+    """
 
     def host_test(value: Any, host: str) -> str | None:
         if not host:
             return "null for all hosts (a cookie domain locks out every host outside it): set it per host"
+        base = _host_base(host)
+        if referer_check and not (value.startswith(".") or (value.lower() == base and not host.startswith("*."))):
+            return f"null, {base!r} or a domain with a leading dot that {host} lies in, such as {'.' + base!r}"
         if not _domain_covers(value, host):
-            return f"null or a domain that {host} lies in, such as {_host_base(host)!r} (browsers drop the others)"
+            return f"null or a domain that {host} lies in, such as {base!r} (browsers drop the others)"
         return None
 
     return HostRule(

@@ -181,9 +181,27 @@ def test_the_admin_refuses_a_cookie_domain_the_host_is_not_in(admin_client, host
 
 @pytest.mark.parametrize("value", ["a.example.com", ".a.example.com", "example.com", ".example.com"])
 def test_the_site_form_accepts_a_cookie_domain_the_host_lies_in(value):
-    form = SettingOverrideForm({"key": "CSRF_COOKIE_DOMAIN", "value": value}, keys=["CSRF_COOKIE_DOMAIN"], host=A)
+    form = SettingOverrideForm({"key": "SESSION_COOKIE_DOMAIN", "value": value}, keys=["SESSION_COOKIE_DOMAIN"], host=A)
 
     assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize(("value", "valid"), [("a.example.com", True), (".example.com", True), ("example.com", False)])
+def test_the_csrf_cookie_domain_also_passes_django_s_referer_check(value, valid):
+    # CsrfViewMiddleware matches the Referer of HTTPS posts against CSRF_COOKIE_DOMAIN with is_same_domain(): a name
+    # without a leading dot matches that host only, so "example.com" would refuse every post on a.example.com.
+    form = SettingOverrideForm({"key": "CSRF_COOKIE_DOMAIN", "value": value}, keys=["CSRF_COOKIE_DOMAIN"], host=A)
+
+    assert form.is_valid() is valid
+    if not valid:
+        assert form.errors["value"] == [
+            expected(
+                "CSRF_COOKIE_DOMAIN",
+                value,
+                "null, 'a.example.com' or a domain with a leading dot that a.example.com lies in, such as "
+                "'.a.example.com'",
+            )
+        ]
 
 
 def test_the_command_checks_the_cookie_domain_against_its_host():
