@@ -499,3 +499,22 @@ def test_any_bytes_are_answered_without_a_500(operator, raw, content_type):
     response = operator.put(detail("BANNER_TEXT"), raw, content_type=content_type)
 
     assert response.status_code in (200, 201, 400, 415)
+
+
+def test_a_grant_of_the_built_in_backend_scopes_the_api(django_user_model):
+    from request_settings.models import SettingGrant
+
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 300, host="a.example.com")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 200, host="b.example.com")
+    granted = api_client(django_user_model, name="granted")
+    SettingGrant.objects.create(user=granted.user, hosts="a.example.com", keys="SESSION_*", can_edit=True)
+
+    backends = ["django.contrib.auth.backends.ModelBackend", "request_settings.backends.GrantBackend"]
+    with override_settings(AUTHENTICATION_BACKENDS=backends):
+        listed = granted.get(reverse(LIST)).json()
+        own = put(granted, "SESSION_EXPIRE_SECONDS", 120, host="a.example.com")
+        other_key = put(granted, "BANNER_TEXT", "x", host="a.example.com")
+        other_host = put(granted, "SESSION_EXPIRE_SECONDS", 120, host="b.example.com")
+
+    assert [(row["host"], row["value"]) for row in listed["results"]] == [("a.example.com", 300)]
+    assert (own.status_code, other_key.status_code, other_host.status_code) == (200, 403, 403)
