@@ -1,8 +1,9 @@
-"""The admin of the override table: typed editing, effective settings per host, history.
+"""The admin of the override table and of the grants: typed editing, effective settings per host, history.
 
-Every write goes through ``SettingOverride.objects.set`` / ``unset`` (validation, audit,
-invalidation, signal), never through ``Model.save``/``delete``; secrets are masked wherever values
-are shown.
+Every write goes through ``SettingOverride.objects.set`` / ``unset`` (validation, audit, invalidation, signal),
+never through ``Model.save``/``delete``. Every read and write asks ``request_settings.rights`` with the row, so a
+user holding grants (``GrantBackend``) or any object permissions sees and edits only their rows, and a user with the
+model permissions everything. Secrets are masked wherever values are shown, and long values are cut in lists.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -23,29 +26,61 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from request_settings import audit, policy
+from request_settings import audit, effective, policy, rights
 from request_settings.conf.settings import settings as conf
-from request_settings.forms import SettingOverrideAdminForm, display_value, host_label, is_secret
-from request_settings.hosts import normalise_host
-from request_settings.models import SettingOverrideChange, get_override_model
+from request_settings.forms import (
+    HOST_HELP,
+    LIST_VALUE_CHARS,
+    SECRET_HELP,
+    SettingOverrideAdminForm,
+    clean_host,
+    display_value,
+    host_label,
+    is_secret,
+)
+from request_settings.hosts import is_pattern, pattern_covers
+from request_settings.models import SettingGrant, SettingOverrideChange, get_override_model, same_value
 
 _MISSING = object()
 _NOT_SET = "—"
+_HIDDEN = "(hidden: no right to view this key here)"
+HOST_CHOICES_SHOWN = 10
+"""Hosts listed as links in the changelist's host filter; the others are found by typing (autocomplete)."""
+HOST_SUGGESTIONS = 20
+"""Hosts one autocomplete answer holds."""
+EFFECTIVE_PER_PAGE = 100
+AUDIT_PER_PAGE = 100
 
 
 class HostFilter(admin.SimpleListFilter):
-    """Filter by host, showing "" as "(all hosts)"."""
+    """Filter by host: a few hosts as links, any other found by typing (a search box with autocomplete).
+
+    Listing every host would weigh megabytes with many tenants. "" shows as "(all hosts)"; a typed host goes
+    through the one host rule (``hosts.clean_host``), so ``A.Example.com:8000`` finds ``a.example.com``.
+    """
 
     title = "host"
     parameter_name = "host"
+    template = "admin/request_settings/host_filter.html"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        opts = model_admin.opts
+        self.autocomplete_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_hosts")
         hosts = model_admin.get_queryset(request).order_by("host").values_list("host", flat=True).distinct()
-        return [(host, host_label(host)) for host in hosts]
+        shown = list(hosts[:HOST_CHOICES_SHOWN])
+        selected = self.value()
+        if selected is not None and selected not in shown:
+            shown.append(selected)
+        return [(host, host_label(host)) for host in shown]
+
+    def has_output(self) -> bool:
+        return True  # the search box, even before any row exists
 
     def choices(self, changelist: Any) -> Any:
-        # The default marks "All" as selected for host="" (all hosts) too, as "" is falsy:
-        # compare to None instead.
+        # The default marks "All" as selected for host="" (all hosts) too, as "" is falsy: compare to None instead.
+        self.other_params = [
+            (name, value) for name, value in changelist.params.items() if name not in (self.parameter_name, PAGE_VAR)
+        ]
         selected = self.value()
         for choice in super().choices(changelist):
             if "display" in choice and choice["display"] == "All":
@@ -56,33 +91,79 @@ class HostFilter(admin.SimpleListFilter):
         value = self.used_parameters.get(self.parameter_name)
         if isinstance(value, list):  # Django >= 5.0 keeps lists
             value = value[-1] if value else None
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        try:
+            return clean_host(str(value))
+        except ValidationError:
+            return str(value)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset if value is None else queryset.filter(host=value)
+        value = self.used_parameters.get(self.parameter_name)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value is None:
+            return queryset
+        try:
+            host = clean_host(str(value))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            host = None
+        rows: QuerySet[Any] = queryset.none() if host is None else queryset.filter(host=host)
+        return rows
 
 
 class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = SettingOverrideAdminForm
-    list_display = [
-        "key",
-        "host_display",
-        "value_display",
-        "base_display",
-        "updated_by",
-        "updated_at",
-        "history",
-    ]
+    list_display = ["key", "host_display", "value_display", "base_display", "updated_by", "updated_at", "history"]
     list_display_links = ["key"]
     list_filter = [HostFilter, "key"]
     search_fields = ["key", "host"]
     change_list_template = "admin/request_settings/change_list.html"
-    change_form_template = "admin/request_settings/change_form.html"
     effective_template = "admin/request_settings/effective.html"
     audit_template = "admin/request_settings/audit.html"
+    filterable_fields = frozenset({"key", "host"})
+    """The only fields a changelist URL may filter on: never ``value`` (a masked secret would leak letter by letter
+    through ``value__startswith``), nor a relation."""
 
-    # -- changelist columns ------------------------------------------------------------------------
+    # -- rights: every question goes to request_settings.rights, answers kept for the request ------------------------
+
+    def _anywhere(self, request: HttpRequest, action: rights.Action) -> bool:
+        cache: dict[str, bool] = request.__dict__.setdefault("_request_settings_anywhere", {})
+        if action not in cache:
+            cache[action] = rights.allowed_anywhere(request.user, action)
+        return cache[action]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self.has_view_or_change_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return self._anywhere(request, "view") or self._anywhere(request, "change")
+        return rights.allowed(request.user, "view", obj) or rights.allowed(request.user, "change", obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._anywhere(request, "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._anywhere(request, "change") if obj is None else rights.allowed(request.user, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._anywhere(request, "delete") if obj is None else rights.allowed(request.user, "delete", obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """Only the rows the user may view or change: the changelist, its filters, counts, and every object URL."""
+        visible: QuerySet[Any] | None = request.__dict__.get("_request_settings_visible")
+        if visible is None:
+            visible = rights.filter_viewable(request.user, super().get_queryset(request))
+            request.__dict__["_request_settings_visible"] = visible
+        rows: QuerySet[Any] = visible.all()
+        return rows
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        return lookup.split("__", 1)[0] in self.filterable_fields and super().lookup_allowed(lookup, value, request)
+
+    # -- changelist columns ------------------------------------------------------------------------------------------
 
     @admin.display(description="host", ordering="host")
     def host_display(self, obj: Any) -> str:
@@ -90,7 +171,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="value")
     def value_display(self, obj: Any) -> str:
-        return display_value(obj.key, obj.value)
+        return display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS)
 
     @admin.display(description="settings.py value")
     def base_display(self, obj: Any) -> str:
@@ -98,9 +179,14 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="history")
     def history(self, obj: Any) -> str:
-        return format_html('<a href="{}">{}</a>', _audit_url(self, obj.key, obj.host), "history")
+        return format_html('<a href="{}">{}</a>', self._history_url(obj), "history")
 
-    # -- forms -------------------------------------------------------------------------------------
+    # -- forms -------------------------------------------------------------------------------------------------------
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        # The form checks an add with the row it would write, so it needs the user; a subclass per request.
+        return type(form.__name__, (form,), {"user": request.user})
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -111,17 +197,8 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        # "host" is listed so that the form's declared host field goes too (the page shows
-        # host_display).
-        return [
-            "key",
-            "host",
-            "host_display",
-            "value_display",
-            "base_display",
-            "updated_by",
-            "updated_at",
-        ]
+        # "host" is listed so that the form's declared host field goes too (the page shows host_display).
+        return ["key", "host", "host_display", "value_display", "base_display", "updated_by", "updated_at"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         manager = self.model._default_manager
@@ -131,11 +208,10 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         existing = manager.filter(key=key, host=host).first()
         if not change and existing is not None:
             if not self.has_change_permission(request, existing):
-                raise PermissionDenied  # an add that would update a row needs the change permission
+                raise PermissionDenied  # an add that would update a row needs the change permission on it
             obj._request_settings_old_value = existing.value
         row = manager.set(key, data["value"], host=host, user=request.user)
-        # The admin goes on with ``obj`` (log entry, message, redirect): make it the row
-        # the write API wrote.
+        # The admin goes on with ``obj`` (log entry, message, redirect): make it the row the write API wrote.
         obj.pk = row.pk
         for field in row._meta.concrete_fields:
             setattr(obj, field.attname, getattr(row, field.attname))
@@ -161,8 +237,8 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "The {} “{}” already existed, so it was updated: {} → {}.",
                 self.opts.verbose_name,
                 str(obj),
-                display_value(obj.key, obj._request_settings_old_value),
-                display_value(obj.key, obj.value),
+                display_value(obj.key, obj._request_settings_old_value, limit=LIST_VALUE_CHARS),
+                display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS),
             ),
             messages.SUCCESS,
         )
@@ -177,11 +253,14 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.model._default_manager.unset(obj.key, host=obj.host, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        rows = list(queryset)
+        if not all(self.has_delete_permission(request, obj) for obj in rows):
+            raise PermissionDenied  # all or nothing: a crafted selection holding a row the user may only view
         with transaction.atomic(using=queryset.db):
-            for obj in queryset:
+            for obj in rows:
                 self.model._default_manager.unset(obj.key, host=obj.host, user=request.user)
 
-    # -- extra views -------------------------------------------------------------------------------
+    # -- extra views -------------------------------------------------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
@@ -189,6 +268,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [
             path("effective/", wrap(self.effective_view), name="{}_{}_effective".format(*info)),
             path("audit/", wrap(self.audit_view), name="{}_{}_audit".format(*info)),
+            path("hosts/", wrap(self.hosts_view), name="{}_{}_hosts".format(*info)),
             path(
                 "audit/<int:change_id>/revert/",
                 wrap(require_POST(self.revert_view)),
@@ -197,40 +277,125 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             *super().get_urls(),
         ]
 
-    def effective_view(self, request: HttpRequest) -> HttpResponse:
-        """For one host: per key, settings.py, the all-hosts and host overrides, and what wins."""
+    def hosts_view(self, request: HttpRequest) -> JsonResponse:
+        """Autocomplete: up to HOST_SUGGESTIONS hosts the user may see that contain ``term``, labels as typed back."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        host = normalise_host(request.GET.get("host", ""))
-        rows = list(self.model._default_manager.filter(host__in={"", host}).values_list("key", "host", "value"))
-        overrides: dict[str, dict[str, Any]] = {}
-        for key, row_host, value in rows:
-            overrides.setdefault(key, {})["host" if row_host else "all"] = value
-        in_use = self.model._default_manager.values_list("key", flat=True).distinct()
-        keys = sorted(set(in_use) | set(conf.FIELDS))
-        lines = [_effective_line(key, host, overrides.get(key, {})) for key in keys]
-        hosts = self.model._default_manager.exclude(host="").order_by("host").values_list("host", flat=True)
+        term = request.GET.get("term", "").strip().lower()
+        rows = self.get_queryset(request)
+        if term:
+            rows = rows.filter(host__contains=term)
+        found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
+        granted = rights.granted_hosts(request.user, "view") or []
+        extra = sorted(host for host in granted if term in host and host not in found)
+        results = [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]
+        return JsonResponse({"results": results})
+
+    def effective_view(self, request: HttpRequest) -> HttpResponse:
+        """For one host (or pattern): per key, what a request gets and which row it comes from; paginated."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        user = request.user
+        error = None
+        host = ""
+        if "host" in request.GET:
+            try:
+                host = clean_host(request.GET["host"])
+            except ValidationError as invalid:
+                error = " ".join(invalid.messages)
+            else:
+                if not self._may_view_host(request, host):
+                    raise PermissionDenied
+        else:
+            host = self._default_host(request)
+        keys = effective.keys_in_view() if error is None else []
+        page = Paginator(keys, EFFECTIVE_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
+        everything = rights.allowed(user, "view")
+        lines = []
+        for item in effective.resolve(host, page.object_list) if page.object_list else []:
+            visible = everything or rights.allowed(user, "view", rights.override_for(item.key, host))
+            lines.append(_effective_line(item, visible))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Effective settings for {host_label(host)}",
             "host": host,
             "host_label": host_label(host),
-            "hosts": list(hosts.distinct()),
+            "host_help": HOST_HELP,
+            "hosts": self._suggested_hosts(request),
+            "autocomplete_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_hosts"),
+            "error": error,
             "lines": lines,
+            "page": page,
+            "page_var": PAGE_VAR,
+            "query": {"host": request.GET.get("host", host_label(host))},
             "enabled": conf.ENABLED,
         }
-        return TemplateResponse(request, self.effective_template, context)
+        return TemplateResponse(request, self.effective_template, context, status=400 if error else 200)
+
+    def _may_view_host(self, request: HttpRequest, host: str) -> bool:
+        user = request.user
+        if rights.allowed(user, "view"):
+            return True
+        granted = rights.granted_hosts(user, "view") or []
+        if any(item == host or (is_pattern(item) and pattern_covers(item, host)) for item in granted):
+            return True
+        return any(rights.allowed(user, "view", rights.override_for(key, host)) for key in effective.keys_in_view())
+
+    def _default_host(self, request: HttpRequest) -> str:
+        """ "" (what an unknown host gets) when the user may see it; else the first host they may see."""
+        if self._may_view_host(request, ""):
+            return ""
+        candidates = [host for host in rights.granted_hosts(request.user, "view") or [] if host]
+        exact = [host for host in candidates if not is_pattern(host)]
+        if not (exact or candidates):
+            raise PermissionDenied
+        return (exact or candidates)[0]
+
+    def _suggested_hosts(self, request: HttpRequest) -> list[str]:
+        rows = self.get_queryset(request).exclude(host="").order_by("host").values_list("host", flat=True)
+        return list(rows.distinct()[:HOST_SUGGESTIONS])
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        """The admin's History of a row is its audit trail (every path writes it; LogEntry only knows the admin)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return self._audit_response(request, obj.key, obj.host)
 
     def audit_view(self, request: HttpRequest) -> HttpResponse:
-        """The audit trail of one (key, host), newest first, with a revert button per value."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        """The audit trail of one (key, host), also once its row is gone."""
         key = request.GET.get("key", "")
-        host = normalise_host(request.GET.get("host", ""))
+        try:
+            host = clean_host(request.GET.get("host", ""))
+        except ValidationError:
+            raise PermissionDenied from None
+        if not (
+            rights.allowed_for(request.user, "view", key, host) or rights.allowed_for(request.user, "change", key, host)
+        ):
+            raise PermissionDenied
+        return self._audit_response(request, key, host)
+
+    def _audit_response(self, request: HttpRequest, key: str, host: str) -> HttpResponse:
+        """Newest first, a revert button on each value that is not the current one, if the user may write it."""
         changes = SettingOverrideChange.objects.filter(key=key, host=host).select_related("user")
+        page = Paginator(changes, AUDIT_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
         current = self.model._default_manager.filter(key=key, host=host).first()
-        can_revert = self.has_change_permission(request) and (current is not None or self.has_add_permission(request))
+        if current is not None:
+            may_write = rights.allowed(request.user, "change", current)
+        else:
+            may_write = rights.allowed(request.user, "add", rights.override_for(key, host))
+
+        def revertible(change: SettingOverrideChange) -> bool:
+            if not (may_write and audit.can_revert_to(change)):
+                return False
+            return current is None or not same_value(change.new_value, current.value)
+
+        def shown(value: Any) -> str:
+            return display_value(key, value, limit=LIST_VALUE_CHARS)
+
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -238,23 +403,23 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "key": key,
             "host": host,
             "host_label": host_label(host),
-            "current": None if current is None else display_value(key, current.value),
+            "current": None if current is None else shown(current.value),
             "current_url": None
             if current is None
-            else reverse(
-                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-                args=[quote(current.pk)],
-            ),
+            else reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[quote(current.pk)]),
             "changes": [
                 {
                     "change": change,
-                    "old": _NOT_SET if change.action == change.Action.CREATED else display_value(key, change.old_value),
-                    "new": _NOT_SET if change.action == change.Action.DELETED else display_value(key, change.new_value),
+                    "old": _NOT_SET if change.action == change.Action.CREATED else shown(change.old_value),
+                    "new": _NOT_SET if change.action == change.Action.DELETED else shown(change.new_value),
                     "user": change.user.get_username() if change.user else change.username or _NOT_SET,
-                    "revertible": can_revert and audit.can_revert_to(change),
+                    "revertible": revertible(change),
                 }
-                for change in changes
+                for change in page.object_list
             ],
+            "page": page,
+            "page_var": PAGE_VAR,
+            "query": {"key": key, "host": host},
         }
         return TemplateResponse(request, self.audit_template, context)
 
@@ -262,10 +427,16 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """POST only (CSRF-protected by admin_view): set the key back to the value a change left."""
         change = get_object_or_404(SettingOverrideChange, pk=change_id)
         current = self.model._default_manager.filter(key=change.key, host=change.host).first()
-        if not self.has_change_permission(request, current) or (
-            current is None and not self.has_add_permission(request)
-        ):
+        if current is not None:
+            allowed = rights.allowed(request.user, "change", current)
+        else:
+            allowed = rights.allowed(request.user, "add", rights.override_for(change.key, change.host))
+        if not allowed:
             raise PermissionDenied
+        back = HttpResponseRedirect(_audit_url(self, change.key, change.host))
+        if current is not None and audit.can_revert_to(change) and same_value(change.new_value, current.value):
+            self.message_user(request, f"{current} already has that value: nothing changed.", messages.INFO)
+            return back
         try:
             row = audit.revert(change, user=request.user)
         except ValidationError as error:
@@ -274,32 +445,19 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.log_change(request, row, [{"changed": {"fields": ["value"]}}])
             self.message_user(
                 request,
-                f"{row} was reverted to {display_value(row.key, row.value)} "
+                f"{row} was reverted to {display_value(row.key, row.value, limit=LIST_VALUE_CHARS)} "
                 f"(the value of {change.changed_at:%Y-%m-%d %H:%M:%S}).",
                 messages.SUCCESS,
             )
-        return HttpResponseRedirect(_audit_url(self, change.key, change.host))
+        return back
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         info = self.opts.app_label, self.opts.model_name
-        extra = {
-            "effective_url": reverse("admin:{}_{}_effective".format(*info)),
-            **(extra_context or {}),
-        }
+        extra = {"effective_url": reverse("admin:{}_{}_effective".format(*info)), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        obj = self.get_object(request, object_id)
-        extra = dict(extra_context or {})
-        if obj is not None:
-            extra["audit_url"] = _audit_url(self, obj.key, obj.host)
-        return super().change_view(request, object_id, form_url, extra)
+    def _history_url(self, obj: Any) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_history", args=[quote(obj.pk)])
 
 
 def _audit_url(model_admin: admin.ModelAdmin[Any], key: str, host: str) -> str:
@@ -309,45 +467,64 @@ def _audit_url(model_admin: admin.ModelAdmin[Any], key: str, host: str) -> str:
 
 def _base_text(key: str) -> str:
     base = policy.base_value(key, _MISSING)
-    return "(not in settings.py)" if base is _MISSING else display_value(key, base)
+    return "(not in settings.py)" if base is _MISSING else display_value(key, base, limit=LIST_VALUE_CHARS)
 
 
-def _effective_line(key: str, host: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """One row of the effective-settings page; a row the snapshot skips shows as ignored."""
-    reason = policy.refusal(key)
-    applied: dict[str, bool] = {}
-    for scope, value in overrides.items():
-        applied[scope] = reason is None and policy.value_problem(key, value) is None
-    base = policy.base_value(key, _MISSING)
-    if not conf.ENABLED:
-        effective, source = base, "settings.py (overrides are disabled)"
-    elif host and applied.get("host"):
-        effective, source = overrides["host"], "this host"
-    elif applied.get("all"):
-        effective, source = overrides["all"], "all hosts"
-    else:
-        effective, source = base, "settings.py"
+def _source_text(item: effective.Effective) -> str:
+    if item.source is effective.Source.HOST and not is_pattern(item.host):
+        return "this host"
+    if item.source in (effective.Source.HOST, effective.Source.PATTERN):
+        return f"pattern {item.source_host}"
+    if item.source is effective.Source.ALL_HOSTS:
+        return "all hosts"
+    return "settings.py" if conf.ENABLED else "settings.py (overrides are disabled)"
 
-    def shown(scope: str) -> str:
-        if scope not in overrides:
-            return _NOT_SET
-        text = display_value(key, overrides[scope])
-        return text if applied[scope] else f"{text} (ignored: {reason or 'invalid value'})"
 
+def _effective_line(item: effective.Effective, visible: bool) -> dict[str, Any]:
+    """One row of the effective-settings page; rows the snapshot skips show as not applied, with the reason."""
+    if not visible:
+        return {"key": item.key, "base": _HIDDEN, "effective": _HIDDEN, "source": "", "ignored": [], "hidden": True}
+    ignored = []
+    for row_host in dict.fromkeys(host for host, _reason in item.ignored):
+        reason = next(reason for host, reason in item.ignored if host == row_host)
+        ignored.append(f"{host_label(row_host)}: {reason}")
+    value = "(not set)" if not item.is_set else display_value(item.key, item.value, limit=LIST_VALUE_CHARS)
     return {
-        "key": key,
-        "base": _base_text(key),
-        "all": shown("all"),
-        "host": shown("host") if host else _NOT_SET,
-        "effective": "(not set)" if effective is _MISSING else display_value(key, effective),
-        "source": source,
-        "secret": is_secret(key),
+        "key": item.key,
+        "base": _base_text(item.key),
+        "effective": value,
+        "source": _source_text(item),
+        "ignored": ignored,
+        "secret": is_secret(item.key),
+        "hidden": False,
     }
 
 
-def _register(model: type[Model]) -> None:
+class SettingGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Grants: edited only with the SettingGrant model permissions (a grant never gives rights over grants)."""
+
+    list_display = ["__str__", "user", "group", "hosts", "keys", "can_edit"]
+    list_filter = ["can_edit", "group"]
+    search_fields = ["hosts", "keys", "user__username", "group__name"]
+    raw_id_fields = ["user"]
+    fieldsets = [
+        (None, {"fields": ["user", "group"], "description": "A grant is for one user or for one group."}),
+        (
+            "Scope",
+            {
+                "fields": ["hosts", "keys", "can_edit"],
+                "description": "Rights over the override rows of these hosts and keys: viewing, and with “can edit” "
+                "adding, changing and deleting them. A grant makes nobody staff, and never lets a key past the "
+                "policy. Add request_settings.backends.GrantBackend to AUTHENTICATION_BACKENDS. " + SECRET_HELP,
+            },
+        ),
+    ]
+
+
+def _register(model: type[Model], model_admin: type[admin.ModelAdmin[Any]]) -> None:
     if not admin.site.is_registered(model):
-        admin.site.register(model, SettingOverrideAdmin)
+        admin.site.register(model, model_admin)
 
 
-_register(get_override_model())
+_register(get_override_model(), SettingOverrideAdmin)
+_register(SettingGrant, SettingGrantAdmin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
 _Override = TypeVar("_Override", bound="AbstractSettingOverride")
 
 __all__ = ["ALL_HOSTS_LABEL"]  # re-exported: the label's historical home
+
+
+def in_brackets(host: str) -> str:
+    """``(shop.example.com)`` or ``(all hosts)`` after a key: the label has its own brackets, never doubled."""
+    return f"({host})" if host else str(ALL_HOSTS_LABEL)
+
+
+def same_value(first: Any, second: Any) -> bool:
+    """Equal as JSON values: ``True`` is not ``1`` and ``1.0`` is not ``1`` here, unlike in Python."""
+    return json.dumps(first, sort_keys=True, default=repr) == json.dumps(second, sort_keys=True, default=repr)
 
 
 def validate_host(host: str) -> None:
@@ -83,6 +94,8 @@ class SettingOverrideManager(models.Manager[_Override]):
                     self._changed(row, None, value, user, using, created=True)
                     return row
             old_value = row.value
+            if same_value(old_value, value):
+                return row  # the same value again: nothing to write, audit or announce
             row.value = value  # the row is locked (select_for_update): the last committed write wins
             row.updated_by = _real_user(user)
             row.save(update_fields=["value", "updated_by", "updated_at"])
@@ -191,7 +204,7 @@ class AbstractSettingOverride(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.host or ALL_HOSTS_LABEL})"
+        return f"{self.key} {in_brackets(self.host)}"
 
     def clean(self) -> None:
         validate_override(self.key, self.value)
@@ -251,7 +264,7 @@ class SettingOverrideChange(models.Model):
 
     def __str__(self) -> str:
         when = f"{self.changed_at:%Y-%m-%d %H:%M:%S}"
-        return f"{self.key} ({self.host or ALL_HOSTS_LABEL}) {self.action} at {when}"
+        return f"{self.key} {in_brackets(self.host)} {self.action} at {when}"
 
 
 def get_override_model() -> type[AbstractSettingOverride]:
@@ -289,7 +302,7 @@ class ChangedRow(models.Model):
         verbose_name = _("changed row")
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.host or ALL_HOSTS_LABEL}) at version {self.version}"
+        return f"{self.key} {in_brackets(self.host)} at version {self.version}"
 
 
 GRANT_ALL_KEYS = "*"

@@ -7,12 +7,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect
 from django.views.generic.edit import FormView
 
-from request_settings import policy
+from request_settings import policy, rights
 from request_settings.forms import (
+    LIST_VALUE_CHARS,
     SettingOverrideForm,
     display_value,
     host_label,
@@ -22,14 +25,18 @@ from request_settings.forms import (
 from request_settings.models import get_override_model
 
 
+# The view protects itself: its POST writes settings, whatever the project's MIDDLEWARE holds.
+@method_decorator(csrf_protect, name="dispatch")
 class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignore[type-arg]
-    """Set one override, outside the admin; the model's add and change permissions are required.
+    """Set one override, outside the admin, with the rights of ``request_settings.rights``.
 
-    Limit it with ``keys`` (a list of keys; one key hides the key field) and ``host`` (``None``:
-    the user types a host, empty for all; ``""``: the all-hosts row; a host name: that host), as
-    class attributes or ``as_view(keys=[...], host=...)`` arguments. Anonymous users get the login
-    redirect, others without the permissions a 403. Override the template
-    ``request_settings/setting_override_form.html`` to fit the site.
+    The user needs to add and change somewhere: the model permissions (every key and host), or grants
+    (``GrantBackend``), which limit the keys and hosts offered; each save is asked with its row, and "use the
+    settings.py value" needs the delete right. Limit the page with ``keys`` (a list of keys; one key hides the key
+    field) and ``host`` (``None``: the user picks a host; ``""``: the all-hosts row; a host name: that host), as class
+    attributes or ``as_view(keys=[...], host=...)`` arguments. Anonymous users get the login redirect, others without
+    rights a 403. The template ``request_settings/setting_override_form.html`` is a complete page; restyle it by
+    extending it and overriding its ``style`` or ``content`` block (see the README).
     """
 
     form_class = SettingOverrideForm
@@ -39,25 +46,28 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
     success_url: str | None = None
     title = "Change a setting"
 
-    def get_permission_required(self) -> tuple[str, ...]:
-        opts = get_override_model()._meta
-        return (
-            f"{opts.app_label}.add_{opts.model_name}",
-            f"{opts.app_label}.change_{opts.model_name}",
-        )
+    def has_permission(self) -> bool:
+        user = self.request.user
+        return rights.allowed_anywhere(user, "add") and rights.allowed_anywhere(user, "change")
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "keys": self.keys, "host": self.host}
+        return {**super().get_form_kwargs(), "keys": self.keys, "host": self.host, "user": self.request.user}
+
+    def get_form(self, form_class: Any = None) -> SettingOverrideForm:
+        form: SettingOverrideForm = super().get_form(form_class)
+        if form.offers_nothing:
+            raise PermissionDenied  # rights somewhere, but on none of this page's keys and hosts
+        return form
 
     def get_initial(self) -> dict[str, Any]:
         initial = super().get_initial()
-        if self.keys and len(self.keys) == 1 and self.host is not None:
+        if self.keys and len(self.keys) == 1 and self.host is not None and not is_secret(self.keys[0]):
             key = self.keys[0]
             row = get_override_model()._default_manager.filter(key=key, host=self.host).first()
             base = policy.base_value(key)
-            if row is not None and not is_secret(key):
+            if row is not None:
                 initial["value"] = value_text(key, row.value)
-            elif base is not None and not is_secret(key):
+            elif base is not None:
                 initial["value"] = value_text(key, base)
         return initial
 
@@ -68,6 +78,7 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
             rows = rows.filter(key__in=self.keys)
         if self.host is not None:
             rows = rows.filter(host__in={"", self.host})
+        rows = rights.filter_viewable(self.request.user, rows)
         context.update(
             title=self.title,
             fixed_host=None if self.host is None else host_label(self.host),
@@ -75,11 +86,14 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
                 {
                     "key": row.key,
                     "host": host_label(row.host),
-                    "value": display_value(row.key, row.value),
+                    "value": display_value(row.key, row.value, limit=LIST_VALUE_CHARS),
                 }
                 for row in rows.order_by("key", "host")
             ],
-            defaults=[{"key": key, "value": display_value(key, policy.base_value(key))} for key in (self.keys or ())],
+            defaults=[
+                {"key": key, "value": display_value(key, policy.base_value(key), limit=LIST_VALUE_CHARS)}
+                for key in (self.keys or ())
+            ],
         )
         return context
 
@@ -94,7 +108,8 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
         if row is None:
             messages.success(self.request, f"{data['key']} for {where} now uses the settings.py value.")
         else:
-            messages.success(self.request, f"{row.key} for {where} is now {display_value(row.key, row.value)}.")
+            shown = display_value(row.key, row.value, limit=LIST_VALUE_CHARS)
+            messages.success(self.request, f"{row.key} for {where} is now {shown}.")
         return super().form_valid(form)
 
     def get_success_url(self) -> str:

@@ -127,7 +127,7 @@ def test_bad_input_names_the_key_and_what_is_accepted_and_writes_nothing(editor,
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("host", "problem"),
-    [("http://a.example.com/", "is not a host name"), ("a b", "is not a host name")],
+    [("http://a.example.com/", "is not a host: expected"), ("a b", "is not a host: expected")],
 )
 def test_bad_host_is_refused(editor, post, host, problem):
     response = post(editor, "NEW_KEY", "1", host=host)

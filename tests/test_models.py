@@ -96,7 +96,7 @@ def test_the_database_keeps_key_and_host_unique_including_all_hosts():
 
 
 def test_str_shows_all_hosts_in_words():
-    assert str(SettingOverride(key="A_KEY", host="")) == "A_KEY ((all hosts))"
+    assert str(SettingOverride(key="A_KEY", host="")) == "A_KEY (all hosts)"  # one pair of brackets
     assert str(SettingOverride(key="A_KEY", host="shop.example.com")) == "A_KEY (shop.example.com)"
 
 

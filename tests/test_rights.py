@@ -44,8 +44,8 @@ def fresh(user):
 @pytest.fixture
 def rows():
     for host in ("", "a.example.com", "b.example.com", "c.example.com"):
-        for number, key in enumerate(["SESSION_EXPIRE_SECONDS", "SITE_TITLE"]):
-            SettingOverride.objects.set(key, number + 1 if key != "SITE_TITLE" else "t", host=host)
+        SettingOverride.objects.set("PAGE_SIZE", 1, host=host)  # odd: OddRowsBackend grants it
+        SettingOverride.objects.set("SITE_TITLE", "t", host=host)
 
 
 def hosts_of(queryset):
@@ -80,24 +80,24 @@ def test_model_permission_keeps_full_rights_without_any_query(django_user_model,
 @override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
 def test_grants_filter_in_sql_and_answer_per_object(django_user_model, rows):
     user = django_user_model.objects.create_user("tenant")
-    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="SESSION_*", can_edit=True)
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="PAGE_*", can_edit=True)
     SettingGrant.objects.create(user=user, hosts="b.example.com", keys="*", can_edit=False)
     user = fresh(user)
 
     visible = rights.filter_allowed(user, SettingOverride.objects.all())
     editable = rights.filter_allowed(user, SettingOverride.objects.all(), "change")
     assert sorted(visible.values_list("key", "host")) == [
-        ("SESSION_EXPIRE_SECONDS", "a.example.com"),
-        ("SESSION_EXPIRE_SECONDS", "b.example.com"),
+        ("PAGE_SIZE", "a.example.com"),
+        ("PAGE_SIZE", "b.example.com"),
         ("SITE_TITLE", "b.example.com"),
     ]
-    assert sorted(editable.values_list("key", "host")) == [("SESSION_EXPIRE_SECONDS", "a.example.com")]
+    assert sorted(editable.values_list("key", "host")) == [("PAGE_SIZE", "a.example.com")]
     assert visible.count() == 3  # counts stay in SQL
     assert not rights.allowed(user, "view")
     assert rights.allowed_anywhere(user, "view")
     assert rights.allowed_anywhere(user, "add")
-    assert rights.allowed_for(user, "change", "SESSION_EXPIRE_SECONDS", "a.example.com")  # the saved row
-    assert rights.allowed_for(user, "add", "SESSION_COOKIE_AGE", "a.example.com")  # no row yet: an unsaved one
+    assert rights.allowed_for(user, "change", "PAGE_SIZE", "a.example.com")  # the saved row
+    assert rights.allowed_for(user, "add", "PAGE_COUNT", "a.example.com")  # no row yet: an unsaved one
     assert not rights.allowed_for(user, "add", "SITE_TITLE", "a.example.com")
 
 
@@ -125,7 +125,7 @@ def test_a_backend_without_a_query_hook_is_asked_row_by_row(django_user_model, r
     user = fresh(django_user_model.objects.create_user("rules"))
     visible = rights.filter_allowed(user, SettingOverride.objects.all())
     assert sorted(visible.values_list("key", "host")) == [
-        ("SESSION_EXPIRE_SECONDS", host) for host in ("", "a.example.com", "b.example.com", "c.example.com")
+        ("PAGE_SIZE", host) for host in ("", "a.example.com", "b.example.com", "c.example.com")
     ]
     assert rights.allowed_anywhere(user, "change")
 
@@ -144,7 +144,7 @@ def test_query_and_row_by_row_answers_add_up(django_user_model, rows):
     SettingGrant.objects.create(user=user, hosts="a.example.com", keys="SITE_TITLE")
     visible = rights.filter_allowed(fresh(user), SettingOverride.objects.all())
     assert sorted(visible.values_list("key", "host")) == [
-        ("SESSION_EXPIRE_SECONDS", "c.example.com"),
+        ("PAGE_SIZE", "c.example.com"),
         ("SITE_TITLE", "a.example.com"),
         ("SITE_TITLE", "c.example.com"),
     ]

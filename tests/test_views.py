@@ -125,7 +125,8 @@ def test_a_page_fixed_to_all_hosts_ignores_a_posted_host(editor):
     assert table() == [("SESSION_EXPIRE_SECONDS", "", 120)]
 
 
-def test_reset_removes_the_override_and_is_audited(editor):
+def test_reset_removes_the_override_and_is_audited(django_user_model):
+    editor = logged_in(django_user_model, "add_settingoverride", "change_settingoverride", "delete_settingoverride")
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900)
 
     response = editor.post(
