@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django_session_timeout.middleware import SESSION_TIMEOUT_KEY
 
 import request_settings
+from request_settings.forms import display_value
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,6 +18,7 @@ def home(request: HttpRequest) -> HttpResponse:
     started = request.session.get(SESSION_TIMEOUT_KEY)
     remaining = None if started is None else max(0, round(started + expire_seconds - time.time()))
     port = request.get_port()
+    overrides = request_settings.current()
     return render(
         request,
         "demo_project/home.html",
@@ -24,7 +26,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "host": request.get_host(),
             "expire_seconds": expire_seconds,
             "remaining": remaining,
-            "overrides": sorted(request_settings.current().items()),
+            # Masked as the admin masks them: this page is public, and some overrides may be secrets.
+            "overrides": [(key, display_value(key, value)) for key, value in sorted(overrides.items())],
             "tenants": [f"{name}.localhost:{port}" for name in ("a", "b")],
         },
     )
