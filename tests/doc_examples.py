@@ -142,6 +142,14 @@ class PythonBlock:
         self.in_namespace = PythonEvaluator()
 
     def __call__(self, example: Example) -> str | None:
+        try:
+            return self._evaluate(example)
+        except Exception as error:
+            # Reported as text: Sybil's pytest traceback filter fails on some chained exceptions (an error raised
+            # while handling another in a one-frame function) with an INTERNALERROR that ends the whole session.
+            return _traceback_from_page(error)
+
+    def _evaluate(self, example: Example) -> str | None:
         source = str(example.parsed)
         header = FILE_HEADER.match(source)
         if header is not None:
@@ -150,12 +158,7 @@ class PythonBlock:
         expected = _test_count(source)
         if expected:
             return run_test_module(example, expected, self.test_settings)
-        try:
-            self.in_namespace(example)
-        except Exception as error:
-            # Reported as text: Sybil's pytest traceback filter fails on some chained exceptions (an error raised
-            # while handling another in a one-frame function) with an INTERNALERROR that ends the whole session.
-            return _traceback_from_page(error)
+        self.in_namespace(example)
         return None
 
 
@@ -189,7 +192,7 @@ def _test_count(source: str) -> int:
 def run_test_module(example: Example, expected: int, settings_module: str) -> str | None:
     """Run the block as a test module of a project with ``settings_module``; a failure message, or None."""
     folder = example.namespace[PAGE].folder / f"test-module-line-{example.line}"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     page_name = re.sub(r"\W", "_", Path(example.path).stem.lower())
     module = folder / f"test_{page_name}_line_{example.line}.py"
     module.write_text(_padded(example), encoding="utf-8")
@@ -215,8 +218,8 @@ def run_test_module(example: Example, expected: int, settings_module: str) -> st
     result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if report.exists():
-        suite = ElementTree.parse(report).getroot()
-        suite = suite.find("testsuite") if suite.tag == "testsuites" else suite
+        root = ElementTree.parse(report).getroot()
+        suite = root.find("testsuite") if root.tag == "testsuites" else root
         if suite is not None:
             counts = {name: int(suite.get(name, "0")) for name in counts}
     passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]

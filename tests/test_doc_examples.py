@@ -106,6 +106,12 @@ def test_an_error_raised_while_handling_another_is_reported_not_an_internal_erro
     assert failures[1].rstrip().endswith("AttributeError: GREETING")
 
 
+def test_a_block_that_does_not_compile_is_reported(tmp_path):
+    failures, _ = evaluate(tmp_path, "Text.\n\n```python\nsettings = [\n```\n")
+    assert list(failures) == [3]
+    assert "SyntaxError" in failures[3]
+
+
 def test_a_block_headed_by_a_file_name_is_that_module_for_the_later_blocks(tmp_path):
     failures, _ = evaluate(
         tmp_path,
@@ -124,6 +130,7 @@ def test_a_block_headed_by_a_file_name_is_that_module_for_the_later_blocks(tmp_p
         """,
     )
     assert failures == {}
+    assert (tmp_path / "files" / "shopapp" / "conf" / "__init__.py").exists()
     assert "shopapp.conf.defaults" not in sys.modules  # forgotten after the page
     assert str(tmp_path / "files") not in sys.path
 
