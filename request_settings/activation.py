@@ -82,7 +82,7 @@ class activate:
             return overlay.current()
         layer = layer_for_host(self.host, snapshot())
         _entered.set((*_entered.get(), overlay.push(layer, self.host)))
-        return layer
+        return overlay.current()
 
     def __call__(self, func: _F) -> _F:
         return _activating(self.host, func)

@@ -16,19 +16,28 @@ class RequestSettingsConfig(AppConfig):
     def ready(self) -> None:
         from request_settings import checks, overlay
         from request_settings.models import get_override_model
-        from request_settings.store import invalidate_on_commit
+        from request_settings.store import on_override_written
 
         checks.register()
 
         overlay.install()
         model = get_override_model()
-        post_save.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_saved")
-        post_delete.connect(invalidate_on_commit, sender=model, dispatch_uid="request_settings_deleted")
+        post_save.connect(on_override_written, sender=model, dispatch_uid="request_settings_saved")
+        post_delete.connect(on_override_written, sender=model, dispatch_uid="request_settings_deleted")
         setting_changed.connect(_our_setting_changed, dispatch_uid="request_settings_setting_changed")
+
+
+_HOST_CHECKS = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"})
 
 
 def _our_setting_changed(*, setting: str, **kwargs: Any) -> None:
     """Our settings changed (override_settings in tests): drop what was derived from them."""
+    if setting in _HOST_CHECKS:
+        from request_settings.store import store
+
+        snapshot = store.cached()
+        if snapshot is not None:
+            snapshot.raw_hosts.clear()  # hosts resolved under the old ALLOWED_HOSTS
     if setting.startswith("REQUEST_SETTINGS_"):
         from request_settings.middleware import request_config
         from request_settings.store import store

@@ -1,20 +1,17 @@
-"""Cross-process propagation: a version stamp in a shared Django cache (Redis), read on a schedule.
+"""Faster propagation through a shared Django cache (Redis): a version stamp written on every commit.
 
-Each process keeps its own TTL-cached snapshot; a commit in one process only invalidates that
-process's copy. With ``REQUEST_SETTINGS_BROADCAST_CACHE = "<alias>"`` the commit also writes a new
-random stamp into that cache, and every process reads the stamp at most once per ``POLL_INTERVAL``:
-one request per process per interval pays one GET, every other request pays a float comparison
-(``SnapshotStore.get``). A stamp that differs from the last one seen drops the process's snapshot,
-so the next read queries the table: a change reaches every busy worker within about
-``POLL_INTERVAL`` plus one query.
+Without it, every process learns of a change from the database's change version within
+``REQUEST_SETTINGS_POLL_INTERVAL``. With ``REQUEST_SETTINGS_BROADCAST_CACHE = "<alias>"`` a commit also writes a new
+random stamp into that cache, and each process's background refresher reads it every ``POLL_INTERVAL`` seconds (a
+Redis GET is cheaper than a query): a change reaches every process in about that plus one refresh.
 
-A random stamp rather than a counter: one SET, no read-modify-write, and any write leaves a value
-no process has seen before (``incr`` needs an add-if-missing dance when Redis restarts empty).
+A random stamp rather than a counter: one SET, no read-modify-write, and any write leaves a value no process has seen
+before (``incr`` needs an add-if-missing dance when Redis restarts empty).
 
-Redis down: publishing and polling catch the error, the outage is logged once (and its end once),
-and polls back off to once per ``REQUEST_SETTINGS_CACHE_TTL``; staleness is then bounded by that
-TTL, as without a broadcast. Django's ``RedisCache`` has no socket timeout by default: configure
-``socket_connect_timeout`` and ``socket_timeout`` in its OPTIONS.
+Redis down: publishing and reading catch the error; the outage is logged once and its end once. While it lasts the
+stamp is read at most once per ``RETRY_INTERVAL`` (a read may wait for a socket timeout), and the database poll
+still bounds propagation; the first successful read restores the normal interval at once. Django's ``RedisCache`` has
+no socket timeout by default: configure ``socket_connect_timeout`` and ``socket_timeout`` in its OPTIONS.
 """
 
 from __future__ import annotations
@@ -32,8 +29,11 @@ from request_settings.conf.settings import settings as conf
 
 logger = logging.getLogger("request_settings")
 
-POLL_INTERVAL = 0.5
-"""Seconds between two reads of the stamp in one process: the propagation bound, less one query."""
+POLL_INTERVAL = 0.1
+"""Seconds between two reads of the stamp in one process."""
+
+RETRY_INTERVAL = 1.0
+"""Seconds between two reads of the stamp while the cache is down."""
 
 STAMP_KEY = "request_settings.stamp"
 """Cache key of the stamp (the cache's KEY_PREFIX and VERSION apply)."""
@@ -42,39 +42,29 @@ _UNSEEN = object()
 
 
 class Broadcast:
-    """This process's view of the shared stamp: when to read it next, and the value read last."""
+    """This process's view of the shared stamp: the value read last, and whether the cache is down."""
 
     def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
         self.timer = timer
         self._lock = threading.Lock()
-        self.next_poll = 0.0
-        """``timer()`` deadline of the next poll; read lock-free on every request."""
         self._seen: Any = _UNSEEN
-        self._down = False
+        self.down = False
+        self.next_read = 0.0
+        """``timer()`` time of the next read of the stamp."""
 
     def reset(self) -> None:
-        """Forget the stamp and poll at the next read (our settings changed, or a test starts)."""
+        """Forget the stamp (our settings changed, or a test starts)."""
         with self._lock:
-            self.next_poll = 0.0
             self._seen = _UNSEEN
-            self._down = False
+            self.down = False
+            self.next_read = 0.0
 
-    def claim(self) -> bool:
-        """Once the deadline has passed: True for the one caller that should poll now (no I/O).
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
 
-        Moves the deadline first, so the other threads and tasks of this process keep serving
-        meanwhile; the event loop calls this before handing ``check()`` to a thread.
-        """
-        if not self._lock.acquire(blocking=False):
-            return False
-        try:
-            now = self.timer()
-            if now < self.next_poll:
-                return False
-            self.next_poll = now + POLL_INTERVAL
-            return conf.BROADCAST_CACHE is not None
-        finally:
-            self._lock.release()
+    @staticmethod
+    def enabled() -> bool:
+        return conf.BROADCAST_CACHE is not None
 
     def check(self) -> bool:
         """Read the stamp (blocking I/O): True when it moved since the last read."""
@@ -87,8 +77,9 @@ class Broadcast:
             self._failed("read the change stamp from", alias)
             return False
         with self._lock:
-            if self._down:
-                self._down = False
+            self.next_read = self.timer() + POLL_INTERVAL
+            if self.down:
+                self.down = False
                 logger.info("The %r cache is reachable again: changes propagate through it again.", alias)
             moved = bool(stamp != self._seen)
             self._seen = stamp
@@ -101,24 +92,20 @@ class Broadcast:
             return
         try:
             caches[alias].set(STAMP_KEY, uuid.uuid4().hex, timeout=None)
-        except Exception:  # the change is committed; other processes will see it within the TTL
+        except Exception:  # the change is committed; other processes see it at their next database poll
             self._failed("publish a change to", alias)
 
     def _failed(self, action: str, alias: str) -> None:
-        ttl = conf.CACHE_TTL
         with self._lock:
-            # Back off: while the cache is down, one request per TTL, not per interval, pays the
-            # timeout.
-            self.next_poll = max(self.next_poll, self.timer() + max(POLL_INTERVAL, ttl))
-            first = not self._down
-            self._down = True
+            self.next_read = self.timer() + RETRY_INTERVAL
+            first = not self.down
+            self.down = True
         if first:
             logger.warning(
-                "Could not %s the %r cache; other processes see changes within "
-                "REQUEST_SETTINGS_CACHE_TTL (%s s) until it is back. Logged once per outage.",
+                "Could not %s the %r cache; other processes see changes at their next database poll "
+                "(REQUEST_SETTINGS_POLL_INTERVAL) until it is back. Logged once per outage.",
                 action,
                 alias,
-                ttl,
                 exc_info=True,
             )
 

@@ -8,10 +8,12 @@ normalises and refuses alike, with the same message.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
-from django.http.request import split_domain_port
+from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext_lazy as _
 
 from request_settings.exceptions import InvalidHost
@@ -74,6 +76,38 @@ def pattern_covers(pattern: str, host: str) -> bool:
     """Whether the rows of ``host`` (a host or a pattern) fall under ``pattern`` (``*.example.com``)."""
     suffix = pattern[1:]  # ".example.com": a subdomain ends with it; the apex and example.com.evil.org do not
     return host.endswith(suffix) and len(host) > len(suffix) and (not is_pattern(host) or len(host) >= len(pattern))
+
+
+class KnownHosts(Protocol):
+    raw_hosts: dict[str, str]
+    """Raw Host headers already resolved to a host with rows (bounded by ``raw_hosts_limit``)."""
+    raw_hosts_limit: int
+
+    def has_rows(self, host: str) -> bool: ...
+
+
+def snapshot_host(request: HttpRequest, known: KnownHosts) -> str:
+    """``host_from_request()``, fast: only a host that has rows of its own is checked against ALLOWED_HOSTS.
+
+    Any other host, allowed or not, gets the all-hosts rows, so its check can wait for Django's own (CommonMiddleware
+    answers 400). Resolved hosts with rows are remembered per snapshot, raw header to host: nothing grows for hosts
+    without rows.
+    """
+    raw: str = request._get_raw_host()  # type: ignore[attr-defined]  # what get_host() reads: Host, or X-Forwarded-Host with USE_X_FORWARDED_HOST
+    host = known.raw_hosts.get(raw)
+    if host is not None:
+        return host
+    host = normalise_host(raw)
+    if not host or not known.has_rows(host):
+        return host
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host() does
+    if not validate_host(host, allowed):
+        return ""
+    if len(known.raw_hosts) < known.raw_hosts_limit:
+        known.raw_hosts[raw] = host
+    return host
 
 
 def host_from_request(request: HttpRequest) -> str:

@@ -7,7 +7,7 @@ cookie settings in its response phase, so the layer must still be active then.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -15,17 +15,19 @@ from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHt
 
 from request_settings import checks, overlay  # noqa: F401 (checks first: E012, not a crash, without the app)
 from request_settings.conf.settings import settings as conf
+from request_settings.hosts import host_from_request, snapshot_host
 from request_settings.store import layer_for_host, store
 
 
 @functools.cache
-def request_config() -> tuple[bool, Callable[[HttpRequest], str]]:
-    """The kill switch and the host resolver, which every request needs: read once, cached per process.
+def request_config() -> tuple[bool, Callable[[HttpRequest], str] | None]:
+    """The kill switch and the host resolver (None: the default, resolved against the snapshot), per process.
 
     Cleared on ``setting_changed`` (see apps.py), so ``override_settings`` still reaches them; neither can be
     overridden per request.
     """
-    return conf.ENABLED, conf.objects.HOST_RESOLVER
+    resolver = conf.objects.HOST_RESOLVER
+    return conf.ENABLED, None if resolver is host_from_request else resolver
 
 
 class RequestSettingsMiddleware:
@@ -44,8 +46,9 @@ class RequestSettingsMiddleware:
         enabled, resolve_host = request_config()
         if not enabled:
             return self.get_response(request)
-        host = resolve_host(request)
-        layer = layer_for_host(host, store.get())
+        snapshot = store.get()
+        host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
+        layer = layer_for_host(host, snapshot)
         # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
         # a context of their own, and the reset would fail.
         token = overlay.push(layer, host)
@@ -60,8 +63,9 @@ class RequestSettingsMiddleware:
         enabled, resolve_host = request_config()
         if not enabled:
             return await get_response(request)
-        host = resolve_host(request)
-        layer = layer_for_host(host, await store.aget())
+        snapshot = await store.aget()
+        host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
+        layer = layer_for_host(host, snapshot)
         token = overlay.push(layer, host)
         try:
             response = await get_response(request)
@@ -70,13 +74,13 @@ class RequestSettingsMiddleware:
         return _stream_in_layer(response, layer, host)
 
 
-def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any], host: str) -> HttpResponseBase:
+def _stream_in_layer(response: HttpResponseBase, layer: overlay.Layer, host: str) -> HttpResponseBase:
     """Streaming bodies are produced after the chain returned: produce each chunk inside the layer again.
 
     FileResponse is left alone: wrapping its content would disable ``wsgi.file_wrapper``, and a file needs no
     settings to be read.
     """
-    if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse) and layer:
+    if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse) and any(layer):
         content = response.streaming_content
         if response.is_async:
             response.streaming_content = _achunks_in_layer(content, layer, host)  # type: ignore[arg-type]
@@ -85,7 +89,7 @@ def _stream_in_layer(response: HttpResponseBase, layer: Mapping[str, Any], host:
     return response
 
 
-def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any], host: str) -> Iterator[bytes]:
+def _chunks_in_layer(content: Iterator[bytes], layer: overlay.Layer, host: str) -> Iterator[bytes]:
     # A generator shares its caller's context: set and reset around each step, never across a yield.
     iterator = iter(content)
     while True:
@@ -99,7 +103,7 @@ def _chunks_in_layer(content: Iterator[bytes], layer: Mapping[str, Any], host: s
         yield chunk
 
 
-async def _achunks_in_layer(content: AsyncIterator[bytes], layer: Mapping[str, Any], host: str) -> AsyncIterator[bytes]:
+async def _achunks_in_layer(content: AsyncIterator[bytes], layer: overlay.Layer, host: str) -> AsyncIterator[bytes]:
     iterator = aiter(content)
     while True:
         token = overlay.push(layer, host)

@@ -30,6 +30,38 @@ _Override = TypeVar("_Override", bound="AbstractSettingOverride")
 __all__ = ["ALL_HOSTS_LABEL"]  # re-exported: the label's historical home
 
 
+class Undecodable:
+    """A stored value that Python's JSON decoder refuses (a number of over 4,300 digits, a list nested 990 deep).
+
+    Such a row can only be written behind the app's back; readers get this marker instead of an exception, so one
+    bad row never takes down requests, checks, migrate or the command: they skip it, show it, or delete it.
+    """
+
+    __slots__ = ("error", "raw")
+
+    def __init__(self, raw: str, error: BaseException) -> None:
+        self.raw = raw
+        self.error = f"{type(error).__name__}: {str(error)[:200]}"
+
+    def __repr__(self) -> str:
+        return f"<undecodable JSON: {self.error}>"
+
+
+class TolerantJSONField(models.JSONField):  # type: ignore[type-arg,unused-ignore]
+    """A JSONField whose reads never raise: an undecodable stored value comes back as ``Undecodable``."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        try:
+            return super().from_db_value(value, expression, connection)
+        except (ValueError, RecursionError) as error:
+            return Undecodable(value, error)
+
+    def deconstruct(self) -> Any:
+        # The column is a plain JSONField: migrations (ours and those of custom override models) need not know.
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
+
+
 def in_brackets(host: str) -> str:
     """``(shop.example.com)`` or ``(all hosts)`` after a key: the label has its own brackets, never doubled."""
     return f"({host})" if host else str(ALL_HOSTS_LABEL)
@@ -171,7 +203,7 @@ class AbstractSettingOverride(models.Model):
         help_text=_("The name of the setting, as in settings.py."),
     )
     # null=True so that a JSON null round-trips (Django stores None as SQL NULL).
-    value = models.JSONField(_("value"), null=True, help_text=_("A JSON value."))
+    value = TolerantJSONField(_("value"), null=True, help_text=_("A JSON value."))
     host = models.CharField(
         _("host"),
         max_length=255,
@@ -234,8 +266,8 @@ class SettingOverrideChange(models.Model):
     host = models.CharField(_("host"), max_length=255, blank=True, default="")
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     # SQL NULL when there was no value (before a creation, after a deletion); see ``action``.
-    old_value = models.JSONField(_("old value"), null=True, blank=True)
-    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    old_value = TolerantJSONField(_("old value"), null=True, blank=True)
+    new_value = TolerantJSONField(_("new value"), null=True, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),

@@ -13,7 +13,8 @@ Django as usual. Three facts about ``django/conf/__init__.py`` shape this module
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any
@@ -23,9 +24,13 @@ from django.conf import LazySettings, settings
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 _object_getattribute = object.__getattribute__
-_layer: ContextVar[Mapping[str, Any] | None] = ContextVar("request_settings_layer", default=None)
+Layer = tuple[Mapping[str, Any], ...]
+"""Mappings looked up in order, most specific first (a host's rows, its patterns' rows, the all-hosts rows)."""
+_layer: ContextVar[Layer | None] = ContextVar("request_settings_layer", default=None)
 _host: ContextVar[str | None] = ContextVar("request_settings_host", default=None)
-LayerToken = tuple[Token[Mapping[str, Any] | None], Token[str | None]]
+LayerToken = tuple[Token[Layer | None], Token[str | None]]
+_pinned_keys: Counter[str] = Counter()
+"""Keys pinned by ``override_request_settings`` blocks still open anywhere: their descriptors stay."""
 
 Pins = tuple[tuple[str | None, Mapping[str, Any]], ...]
 _pins: ContextVar[Pins] = ContextVar("request_settings_pins", default=())
@@ -44,8 +49,10 @@ class _Overridable:
         if instance is None:
             return self
         layer = _layer.get()
-        if layer is not None and self.name in layer:
-            return layer[self.name]
+        if layer is not None:
+            for rows in layer:
+                if self.name in rows:
+                    return rows[self.name]
         try:
             # Django's own cache of this setting, read without LazyObject.__getattribute__'s detour.
             return _object_getattribute(instance, "__dict__")[self.name]
@@ -102,10 +109,28 @@ def is_overridable(key: str) -> bool:
     return isinstance(type(settings).__dict__.get(key), _Overridable)
 
 
+def retain(keys: Collection[str]) -> None:
+    """Remove the descriptors of keys outside ``keys`` and every open pin, so they never accumulate.
+
+    Called after a full read of the table: a key nobody overrides any more goes back to Django's own read path.
+    """
+    cls = _overlay_class()
+    for name, attribute in list(cls.__dict__.items()):
+        if isinstance(attribute, _Overridable) and name not in keys and not _pinned_keys[name]:
+            delattr(cls, name)
+
+
 def current() -> Mapping[str, Any]:
     """The active layer as a read-only mapping (empty outside any layer)."""
     layer = _layer.get()
-    return EMPTY if layer is None else layer
+    if not layer:
+        return EMPTY
+    if len(layer) == 1:
+        return MappingProxyType(dict(layer[0]))
+    values: dict[str, Any] = {}
+    for rows in reversed(layer):
+        values.update(rows)
+    return MappingProxyType(values)
 
 
 def current_host() -> str | None:
@@ -113,9 +138,9 @@ def current_host() -> str | None:
     return _host.get()
 
 
-def push(layer: Mapping[str, Any], host: str | None = None) -> LayerToken:
+def push(layer: Layer | Mapping[str, Any], host: str | None = None) -> LayerToken:
     """Make ``layer`` (the one of ``host``) the current context's; its keys must be overridable (see ``freeze``)."""
-    return _layer.set(layer), _host.set(host)
+    return _layer.set(layer if isinstance(layer, tuple) else (layer,)), _host.set(host)
 
 
 def pop(token: LayerToken) -> None:
@@ -136,8 +161,10 @@ def pins() -> Pins:
 
 
 def pin(host: str | None, values: Mapping[str, Any]) -> Token[Pins]:
+    _pinned_keys.update(values.keys())
     return _pins.set((*_pins.get(), (host, freeze(values))))
 
 
 def unpin(token: Token[Pins]) -> None:
+    _pinned_keys.subtract(token.var.get()[-1][1].keys())
     _pins.reset(token)

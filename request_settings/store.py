@@ -1,99 +1,114 @@
-"""The override table as an immutable, TTL-cached snapshot held in process.
+"""The process's snapshot of the override table: read once, then kept current by the change version.
 
-One query builds the whole snapshot, ``host -> layer`` with the all-hosts rows merged under each host's rows, so a
-request only does dict lookups; unknown hosts share the all-hosts layer and never grow anything. cachetools'
-``TTLCache`` times the snapshot out; we keep our own last good copy beside it because ``TTLCache`` discards expired
-entries, and stale-if-error needs one.
+- A request reads one attribute and compares two integers. Refreshes run in a background thread per process
+  (``refresher.py``, started lazily and again after a fork): it polls the change version every
+  ``REQUEST_SETTINGS_POLL_INTERVAL`` seconds, or wakes on a broadcast stamp or a PostgreSQL NOTIFY, and reads only
+  the rows that changed. A full read every ``REQUEST_SETTINGS_CACHE_TTL`` seconds (or ten times the last full read's
+  duration, if longer) catches rows written behind the app's back.
+- Read-your-writes: each commit of an override in this process counts in ``commits``; a request that finds the
+  snapshot older than the last commit waits (bounded) for a refresh that includes it.
+- Inside a transaction that wrote override rows, reads see that transaction's rows and are never cached. Django's own
+  ``run_on_commit`` list tells: a rolled-back savepoint drops the marker we register with each write.
+- Under Django's test runner there is no background thread (it would hold a connection open across the test
+  database's teardown, and its queries would show in ``assertNumQueries``): a test process changes rows through the
+  app, which invalidates precisely; after raw SQL, call ``request_settings.testing.clear_snapshot()``.
+- Database down or table missing: serve the last snapshot (or settings.py values), log once per outage. Database
+  access forbidden (``SimpleTestCase``, pytest-django without the db mark): serve the same, silently, cache nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from types import MappingProxyType
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from cachetools import TTLCache
 from django.db import DatabaseError, connections, router, transaction
 from django.db.transaction import TransactionManagementError
 
-from request_settings import overlay, policy
+from request_settings import changes, overlay
 from request_settings.broadcast import broadcast
-from request_settings.conf.settings import settings as conf
-from request_settings.models import get_override_model
+from request_settings.models import AbstractSettingOverride, get_override_model
+from request_settings.snapshot import DELETED, Judge, Layer, Snapshot, build, empty
 
 logger = logging.getLogger("request_settings")
 
-Snapshot = Mapping[str, Mapping[str, Any]]
-"""host -> layer; ``""`` holds the all-hosts layer."""
+WAIT = 2.0
+"""Seconds a request waits for a refresh in flight before it serves the last snapshot (and logs)."""
 
-EMPTY_SNAPSHOT: Snapshot = {"": overlay.EMPTY}
-_KEY = "snapshot"
+_MAX_CHANGES = 500
+"""Changed (key, host) pairs above which a refresh reads the whole table instead."""
+
+_pending: Counter[str] = Counter()
+"""Database aliases with override writes whose transaction has not committed yet (rollbacks never decrement it)."""
+
+
+class _Committed:
+    """The on_commit callback of one override write; Django drops it if the write's savepoint rolls back."""
+
+    __slots__ = ("store", "using")
+
+    def __init__(self, store: SnapshotStore, using: str) -> None:
+        self.store = store
+        self.using = using
+
+    def __call__(self) -> None:
+        if _pending[self.using] > 1:
+            _pending[self.using] -= 1
+        else:
+            _pending.pop(self.using, None)  # an empty Counter is falsy: requests skip the check again
+        self.store.invalidate()
+
+
+_OFF = object()
 
 
 class SnapshotStore:
-    """The process's cached snapshot: at most one query per TTL, stale-if-error, no stampede."""
+    """The snapshot this process serves, and how it stays current."""
 
     def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
         self.timer = timer
+        self.background: bool | None = None
+        """Run the background refresher: None decides (off under Django's test runner); tests force it."""
         self._lock = threading.Lock()
-        self._cache = self._new_cache()
-        self.last_good: Snapshot | None = None
+        self._commit_lock = threading.Lock()
+        self._current: tuple[Snapshot, int] | None = None
+        """The snapshot served and the count of this process's commits it includes."""
+        self.commits = 0
+        self.refresher: Any = None
+        self.full_seconds = 0.0
+        self._down = False
 
-    def _new_cache(self) -> TTLCache[str, Snapshot]:
-        return TTLCache(maxsize=1, ttl=conf.CACHE_TTL, timer=self.timer)
-
-    def reset(self) -> None:
-        """Forget everything, including the last good snapshot, and re-read the TTL from settings."""
-        with self._lock:
-            self._cache = self._new_cache()
-            self.last_good = None
-        broadcast.reset()
-
-    def invalidate(self, *, publish: bool = True) -> None:
-        """Make the next read query the table; the last good snapshot stays as the fallback.
-
-        ``publish`` also writes a new broadcast stamp, so that other processes follow.
-        """
-        with self._lock:  # cachetools caches are not thread-safe: every write holds the lock
-            self._cache.clear()
-        if publish:
-            broadcast.publish()
-
-    def follow(self) -> None:
-        """Read the broadcast stamp (blocking I/O); drop the snapshot if another process wrote."""
-        if broadcast.check():
-            self.invalidate(publish=False)
-
-    def cached(self) -> Snapshot | None:
-        """The snapshot if it is still fresh; lock-free, so a concurrent write may make it miss, never fail."""
-        try:
-            return self._cache[_KEY]
-        except KeyError:
-            return None
+    # -- the request path -----------------------------------------------------------------------------------------
 
     def get(self) -> Snapshot:
-        # Broadcast: a float comparison per request; one request per interval reads the stamp.
-        if broadcast.timer() >= broadcast.next_poll and broadcast.claim():
-            self.follow()
-        snapshot = self.cached()
-        return snapshot if snapshot is not None else self._refresh()
+        """The snapshot for a request starting now (blocking I/O only on the first load or after a local commit)."""
+        if _pending:
+            own = self._own_uncommitted()
+            if own is not None:
+                return own
+        current = self._current
+        snapshot = self._catch_up() if current is None or current[1] < self.commits else current[0]
+        if self.refresher is None:
+            self._start_refresher()
+        return snapshot
 
     async def aget(self) -> Snapshot:
-        if broadcast.timer() >= broadcast.next_poll and broadcast.claim():
-            # The GET runs in a thread: it never blocks the event loop.
-            await sync_to_async(self.follow, thread_sensitive=False)()
-        snapshot = self.cached()
-        if snapshot is not None:
-            return snapshot
-        if self.last_good is not None and self._lock.locked():
-            return self.last_good  # another task is refreshing: never wait on it in the event loop
-        return await sync_to_async(self._refresh)()
+        current = self._current
+        if _pending or current is None or current[1] < self.commits:
+            return await sync_to_async(self.get)()  # the query runs in a thread, never in the event loop
+        if self.refresher is None:
+            self._start_refresher()
+        return current[0]
 
     def get_outside_event_loop(self) -> Snapshot:
         """``get()`` for sync code that may run inside an event loop, where Django forbids queries."""
@@ -101,105 +116,252 @@ class SnapshotStore:
             asyncio.get_running_loop()
         except RuntimeError:
             return self.get()
-        snapshot = self.cached()
-        if snapshot is not None:
-            return snapshot
-        if self.last_good is not None:
-            return self.last_good
+        current = self._current
+        if not _pending and current is not None and current[1] >= self.commits:
+            return current[0]
         with ThreadPoolExecutor(max_workers=1) as executor:
-            return executor.submit(_refresh_in_thread, self).result()
+            return executor.submit(_get_in_thread, self).result()
 
-    def _refresh(self) -> Snapshot:
-        # The first load waits for a concurrent one; later ones serve the last good snapshot instead (no stampede).
-        if not self._lock.acquire(blocking=self.last_good is None):
-            assert self.last_good is not None
-            return self.last_good
+    def cached(self) -> Snapshot | None:
+        """The snapshot served now, without any I/O; None before the first load."""
+        current = self._current
+        return None if current is None else current[0]
+
+    # -- changes --------------------------------------------------------------------------------------------------
+
+    def invalidate(self, *, publish: bool = True) -> None:
+        """A change committed in this process: the next request waits for a snapshot that includes it.
+
+        ``publish`` also writes a new broadcast stamp, so that other processes follow at once.
+        """
+        with self._commit_lock:
+            self.commits += 1
+        if publish:
+            broadcast.publish()
+
+    def reset(self) -> None:
+        """Forget the snapshot and stop the refresher (our settings changed, or a test starts)."""
+        self.stop_refresher()
+        with self._lock:
+            self._current = None
+            self.full_seconds = 0.0
+            self._down = False
+        broadcast.reset()
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's thread and any lock it held do not exist here."""
+        self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self.refresher = None
+        broadcast.after_fork()
+
+    # -- refreshing -----------------------------------------------------------------------------------------------
+
+    def _catch_up(self) -> Snapshot:
+        target = self.commits
+        first = self._current is None
+        # The first load waits for a concurrent one; after a local commit the wait is bounded.
+        if not self._lock.acquire(timeout=-1 if first else WAIT):
+            current = self._current
+            assert current is not None
+            logger.warning("Waited %s s for a refresh of the overrides in flight; serving the previous snapshot.", WAIT)
+            return current[0]
         try:
-            snapshot = self.cached()
-            if snapshot is not None:
-                return snapshot
-            model = get_override_model()
-            using = router.db_for_read(model)
-            in_transaction = connections[using].in_atomic_block
-            try:
-                snapshot = _load(model, using, in_transaction)
-            except (DatabaseError, TransactionManagementError):
-                fallback = self.last_good or EMPTY_SNAPSHOT
-                logger.warning(
-                    "Could not read the %s table; serving the %s until the next try in %s s.",
-                    model._meta.db_table,
-                    "last good overrides" if self.last_good else "settings.py values",
-                    self._cache.ttl,
-                    exc_info=True,
-                )
-                if not in_transaction:
-                    self._cache[_KEY] = fallback  # retry once per TTL, and log once per TTL
-                return fallback
-            if not in_transaction:
-                # Rows read inside a transaction may be uncommitted: use them for this caller, cache them never.
-                self._cache[_KEY] = snapshot
-                self.last_good = snapshot
-            return snapshot
+            current = self._current
+            if current is not None and current[1] >= target:
+                return current[0]
+            return self.refresh_locked()
         finally:
             self._lock.release()
 
+    def refresh(self, *, full: bool = False) -> Snapshot:
+        """Bring the snapshot up to date now (the refresher's round; tests call it directly)."""
+        with self._lock:
+            return self.refresh_locked(full=full)
 
-def _refresh_in_thread(store: SnapshotStore) -> Snapshot:
+    def refresh_locked(self, *, full: bool = False) -> Snapshot:
+        commits = self.commits  # read first: a commit after this point makes the next request catch up again
+        current = self._current
+        model = get_override_model()
+        using = router.db_for_read(model)
+        try:
+            with _savepoint_if_in_transaction(using):
+                if full or current is None or current[0].version < 0:
+                    snapshot = self._read_all(model, using)
+                else:
+                    snapshot = self._read_changes(current[0], model, using)
+        except Exception as error:
+            if _forbidden(error):
+                return current[0] if current is not None else empty()  # nothing cached: a later test may query
+            if not isinstance(error, (DatabaseError, TransactionManagementError)):
+                raise
+            self._failed(model, using, error, current is not None)
+            snapshot = current[0] if current is not None else empty(now=self.timer())
+            self._current = (snapshot, commits)  # one try per local commit or refresher round, not per request
+            return snapshot
+        if self._down:
+            self._down = False
+            logger.info("The %s table is readable again: overrides apply again.", model._meta.db_table)
+        self._current = (snapshot, commits)
+        return snapshot
+
+    def _read_all(self, model: type[AbstractSettingOverride], using: str) -> Snapshot:
+        started = time.monotonic()
+        snapshot = self._read_table(model, using)
+        self.full_seconds = time.monotonic() - started
+        overlay.retain(snapshot.keys() | (self.cached() or snapshot).keys())
+        return snapshot
+
+    def _read_table(self, model: type[AbstractSettingOverride], using: str) -> Snapshot:
+        """Every row and the change version, in one query: one statement sees one consistent state."""
+        version = [0]  # the row is missing only after a test's flush: the next write recreates it
+
+        def rows() -> Iterator[tuple[str, str, Any]]:
+            for key, host, value, change_version in changes.with_version(model._default_manager.all(), using):
+                if key is None:
+                    version[0] = change_version
+                else:
+                    yield key, host, value
+
+        snapshot = build(rows(), 0, now=self.timer())
+        snapshot.version = version[0]
+        return snapshot
+
+    def _read_changes(self, current: Snapshot, model: type[AbstractSettingOverride], using: str) -> Snapshot:
+        version = changes.current(using)
+        if version == current.version:
+            return current
+        if version < current.version or version - current.version > changes.KEEP:
+            return self._read_all(model, using)  # the table was reset, or the log no longer reaches back
+        pairs = changes.changed_since(using, current.version, version)
+        if len(pairs) > _MAX_CHANGES:
+            return self._read_all(model, using)
+        keys, hosts = {key for key, _host in pairs}, {host for _key, host in pairs}
+        rows = model._default_manager.using(using).filter(key__in=keys, host__in=hosts)
+        found = {(key, host): value for key, host, value in rows.values_list("key", "host", "value")}
+        judge = Judge()
+        updates = {
+            (key, host): judge(key, host, found[key, host]) if (key, host) in found else DELETED for key, host in pairs
+        }
+        return current.changed(updates, version, loaded_at=self.timer())
+
+    def _own_uncommitted(self) -> Snapshot | None:
+        """Inside a transaction that wrote override rows: a snapshot of its own rows, never cached."""
+        for using in list(_pending):
+            connection = connections[using]
+            if not connection.in_atomic_block:
+                continue
+            if any(isinstance(entry[1], _Committed) for entry in connection.run_on_commit):
+                try:
+                    with transaction.atomic(using=using):  # a savepoint: our query never breaks the caller's
+                        return self._read_table(get_override_model(), using)
+                except Exception as error:
+                    if not (_forbidden(error) or isinstance(error, DatabaseError)):
+                        raise
+                    return None
+        return None
+
+    def _failed(self, model: type[AbstractSettingOverride], using: str, error: Exception, stale: bool) -> None:
+        if self._down:
+            return
+        self._down = True
+        table = model._meta.db_table
+        if _table_missing(using, table):
+            logger.warning("The %s table does not exist: run `manage.py migrate`. Serving settings.py values.", table)
+            return
+        logger.warning(
+            "Could not read the %s table; serving the %s until it can be read again (logged once per outage).",
+            table,
+            "last overrides read" if stale else "settings.py values",
+            exc_info=error,
+        )
+
+    # -- the background refresher ---------------------------------------------------------------------------------
+
+    def _start_refresher(self) -> None:
+        from request_settings.refresher import Refresher
+
+        with self._commit_lock:
+            if self.refresher is not None:
+                return
+            background = self.background if self.background is not None else not _under_test_runner()
+            if not background:
+                self.refresher = _OFF
+                return
+            self.refresher = Refresher(self)
+        self.refresher.start()
+
+    def stop_refresher(self) -> None:
+        refresher, self.refresher = self.refresher, None
+        if refresher is not None and refresher is not _OFF:
+            refresher.stop()
+
+
+def _get_in_thread(store: SnapshotStore) -> Snapshot:
     try:
-        return store._refresh()
+        return store.get()
     finally:
         connections.close_all()
 
 
-def _load(model: type[Any], using: str, in_transaction: bool) -> Snapshot:
-    if in_transaction:
-        # A savepoint, so that a failing query cannot break the caller's transaction.
-        with transaction.atomic(using=using):
-            rows = list(model._default_manager.using(using).values_list("key", "host", "value"))
-    else:
-        rows = list(model._default_manager.using(using).values_list("key", "host", "value"))
-    return build_snapshot(rows)
+def _savepoint_if_in_transaction(using: str) -> Any:
+    # A savepoint, so that a failing query cannot break the caller's transaction.
+    return transaction.atomic(using=using) if connections[using].in_atomic_block else nullcontext()
 
 
-def build_snapshot(rows: list[tuple[str, str, Any]]) -> Snapshot:
-    """Validate each row (a bad one is skipped and logged) and merge the all-hosts rows under each host's."""
-    by_host: dict[str, dict[str, Any]] = {"": {}}
-    rules: dict[str, tuple[str | None, policy.Validator | None]] = {}  # keys are few, rows many: judge each key once
-    for key, host, value in rows:
-        if key not in rules:
-            refused = policy.refusal(key)
-            rules[key] = (refused, None if refused else policy.value_checker(key))
-        refused, check = rules[key]
-        problem = check(value) if check else None
-        if refused or problem:
-            reason = refused or f"{value!r} is not valid, expected {problem}"
-            logger.warning("Skipped the override of %s for host %r: %s.", key, host, reason)
-            continue
-        by_host.setdefault(host, {})[key] = policy.coerce(key, value)
-    all_hosts = by_host.pop("")
-    snapshot = {host: overlay.freeze({**all_hosts, **values}) for host, values in by_host.items()}
-    snapshot[""] = overlay.freeze(all_hosts)
-    return snapshot
+def _forbidden(error: BaseException) -> bool:
+    """Database access is forbidden here (a test that declared it needs none), not broken."""
+    testcases = sys.modules.get("django.test.testcases")
+    forbidden = getattr(testcases, "DatabaseOperationForbidden", None)
+    if forbidden is not None and isinstance(error, forbidden):
+        return True
+    return type(error) is RuntimeError and str(error).startswith("Database access not allowed")  # pytest-django
+
+
+def _table_missing(using: str, table: str) -> bool:
+    try:
+        return table not in connections[using].introspection.table_names()
+    except Exception:
+        return False
+
+
+def _under_test_runner() -> bool:
+    """Django's test environment is set up (``setup_test_environment()`` ran and was not torn down)."""
+    state = getattr(sys.modules.get("django.test.utils"), "_TestState", None)
+    return state is not None and hasattr(state, "saved_data")
 
 
 store = SnapshotStore()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=store.after_fork)
 
 
-def layer_for_host(host: str, snapshot: Snapshot) -> Mapping[str, Any]:
-    """The layer a request for ``host`` gets: host rows over all-hosts rows, under values pinned by tests."""
-    layer = snapshot.get(host)
-    if layer is None:
-        layer = snapshot[""]
+def layer_for_host(host: str, snapshot: Snapshot) -> Layer:
+    """The chain a request for ``host`` reads, under values pinned by ``override_request_settings``."""
+    layer = snapshot.layer(host)
     pins = overlay.pins()
     if pins:
-        merged = dict(layer)
-        for pinned_host, values in pins:
-            if pinned_host is None or pinned_host == host:
-                merged.update(values)
-        layer = MappingProxyType(merged)
+        pinned = [values for pinned_host, values in reversed(pins) if pinned_host is None or pinned_host == host]
+        if pinned:
+            layer = (*pinned, *layer)
     return layer
 
 
-def invalidate_on_commit(sender: type[Any], *, using: str, **kwargs: Any) -> None:
-    """post_save/post_delete receiver: this process's next request sees the change once it is committed."""
-    transaction.on_commit(store.invalidate, using=using)
+def merged(layer: Layer) -> Mapping[str, Any]:
+    """A layer as one read-only mapping (the most specific row of each key)."""
+    values: dict[str, Any] = {}
+    for rows in reversed(layer):
+        values.update(rows)
+    return MappingProxyType(values)
+
+
+def on_override_written(sender: type[Any], *, instance: Any, using: str, **kwargs: Any) -> None:
+    """post_save/post_delete receiver: bump the change version in the write's transaction; invalidate on commit."""
+    changes.record(using, instance.key, instance.host)
+    if connections[using].in_atomic_block:
+        _pending[using] += 1
+    transaction.on_commit(_Committed(store, using), using=using)
+
+
+invalidate_on_commit = on_override_written
+"""The receiver's earlier name."""

@@ -1,49 +1,39 @@
-"""Cross-process propagation through a version stamp in a shared cache, polled on a schedule.
+"""Propagation to other processes: the change version polled by the refresher, the Redis stamp, and outages.
 
-"Another process" is simulated the way it looks from here: its row change arrives without a
-signal (a queryset update) and its commit writes a new stamp into the shared cache
-(``broadcast.publish()``, what its ``invalidate`` does). The cross-process behaviour with real
-gunicorn/uvicorn workers lives in tests/load/.
+"Another process" is simulated the way it looks from here: its write bumps the change version (and, with a
+broadcast cache, writes a new stamp) but never invalidates this process's snapshot. Each refresher round is driven
+by hand with a fake clock; tests/test_refresher.py runs the real thread, tests/load/ real servers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import threading
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import transaction
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from request_settings import broadcast as broadcast_module
 from request_settings import store as store_module
-from request_settings.broadcast import POLL_INTERVAL, STAMP_KEY, broadcast
+from request_settings.broadcast import RETRY_INTERVAL, STAMP_KEY, broadcast
 from request_settings.models import SettingOverride
+from request_settings.refresher import Refresher
 from request_settings.store import store
 from tests.conftest import require_server
-from tests.utils import HostAsyncClient
 
 HOST = "a.example.com"
 KEY = "SESSION_EXPIRE_SECONDS"
 
 
 class CountingCache(LocMemCache):
-    """A LocMemCache that records, for each read of the stamp, whether an event loop ran there."""
-
-    reads: list[bool] = []
+    reads = 0
 
     def get(self, key, default=None, version=None):
         if key == STAMP_KEY:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                CountingCache.reads.append(False)
-            else:
-                CountingCache.reads.append(True)
+            CountingCache.reads += 1
         return super().get(key, default, version)
 
 
@@ -54,22 +44,10 @@ class FakeClock:
     def __call__(self):
         return self.now
 
-    def advance(self, seconds):
-        self.now += seconds
-
 
 LOCAL_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "broadcast": {"BACKEND": "tests.test_broadcast.CountingCache", "LOCATION": "broadcast-tests"},
-}
-# Nothing listens on port 1: a real RedisCache that is down, with short timeouts.
-DEAD_REDIS = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "broadcast": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},
-    },
 }
 
 
@@ -78,7 +56,7 @@ def clock():
     fake = FakeClock()
     store.timer = broadcast.timer = fake
     store.reset()
-    CountingCache.reads = []
+    CountingCache.reads = 0
     yield fake
     store.timer = broadcast.timer = store_module.time.monotonic
     store.reset()
@@ -92,201 +70,189 @@ def shared_cache(clock):
         caches["broadcast"].clear()
 
 
-def value_for(host=HOST, client=None):
-    response = (client or Client()).get("/echo/", {"keys": KEY}, HTTP_HOST=host)
-    assert response.status_code == 200
-    return response.json()["values"][KEY]
+def in_another_process(value, host=HOST, *, publish=True):
+    """Another process's committed write: its change version, its stamp; no invalidation here."""
+    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+        SettingOverride.objects.set(KEY, value, host=host)
+    if publish:
+        broadcast.publish()
 
 
-def change_in_another_process(value, host=HOST):
-    SettingOverride.objects.filter(key=KEY, host=host).update(value=value)
-    broadcast.publish()
+def served(host=HOST):
+    return store.get().layer(host)[0].get(KEY)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_commit_writes_a_new_stamp(shared_cache):
+def test_without_redis_the_database_version_is_polled_every_interval(clock, django_assert_num_queries):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    assert served() == 600
+    refresher = Refresher(store)
+    refresher.round()
+    in_another_process(60, publish=False)
+    clock.now += 0.2
+    with django_assert_num_queries(0):
+        assert refresher.round() == pytest.approx(0.3)  # not due yet: no query
+    assert served() == 600
+    clock.now += 0.3
+    refresher.round()
+    assert served() == 60
+    clock.now += 0.5
+    with django_assert_num_queries(1):  # unchanged: one indexed one-row query
+        refresher.round()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_POLL_INTERVAL=2)
+def test_the_poll_interval_is_a_setting(clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    in_another_process(60, publish=False)
+    clock.now += 1.9
+    refresher.round()
+    assert served() == 600
+    clock.now += 0.1
+    refresher.round()
+    assert served() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_read_every_ttl_catches_rows_written_behind_the_apps_back(clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    SettingOverride.objects.filter(key=KEY).update(value=61)  # no signal, no version
+    clock.now += 4.9
+    refresher.round()
+    assert served() == 600
+    clock.now += 0.1
+    refresher.round()
+    assert served() == 61
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_full_read_spaces_the_next_ones_out(clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    store.full_seconds = 2.0  # a huge table: full reads at most every 20 s, never a busy core
+    SettingOverride.objects.filter(key=KEY).update(value=61)
+    clock.now += 19
+    refresher.round()
+    assert served() == 600
+    clock.now += 1
+    refresher.round()
+    assert served() == 61
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_a_new_stamp_refreshes_at_the_next_stamp_read(shared_cache, clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    refresher.round()
+    in_another_process(60)
+    clock.now += broadcast_module.POLL_INTERVAL
+    refresher.round()
+    assert served() == 60
+    assert CountingCache.reads >= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_writes_a_new_stamp_and_a_rollback_none(shared_cache):
+    from django.db import transaction
+
     SettingOverride.objects.set(KEY, 600, host=HOST)
     first = shared_cache.get(STAMP_KEY)
-    SettingOverride.objects.set(KEY, 700, host=HOST)
-    second = shared_cache.get(STAMP_KEY)
     assert first is not None
-    assert second is not None
-    assert first != second
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_change_writes_no_stamp(shared_cache):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        SettingOverride.objects.set(KEY, 600, host=HOST)
-        raise RuntimeError("rolled back")
-    assert shared_cache.get(STAMP_KEY) is None
-
-
-@pytest.mark.django_db(transaction=True)
-def test_another_process_change_shows_at_the_next_poll_long_before_the_ttl(shared_cache, clock):
-    SettingOverride.objects.set(KEY, 600, host=HOST)
-    assert value_for() == 600
-    change_in_another_process(60)
-
-    clock.advance(POLL_INTERVAL / 2)
-    assert value_for() == 600  # not due yet: the cached snapshot serves, the stamp is not read
-
-    clock.advance(POLL_INTERVAL / 2)
-    assert value_for() == 60  # due: one read of the stamp, and the same request already sees the change
-    assert clock.now - 1000.0 < store._cache.ttl
-
-
-@pytest.mark.django_db(transaction=True)
-def test_requests_between_polls_never_read_the_stamp(shared_cache, clock):
-    SettingOverride.objects.set(KEY, 600, host=HOST)
-    CountingCache.reads = []
-    for _ in range(20):
-        assert value_for() == 600
-        clock.advance(POLL_INTERVAL / 10)
-    # 20 requests over 2 intervals: one read per interval, none per request.
-    assert len(CountingCache.reads) == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_unchanged_stamp_keeps_the_snapshot(shared_cache, clock, django_assert_num_queries):
-    SettingOverride.objects.set(KEY, 600, host=HOST)
-    assert value_for() == 600
-    clock.advance(POLL_INTERVAL)
-    with django_assert_num_queries(0):
-        assert value_for() == 600
-    assert CountingCache.reads
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_stamp_lost_by_the_cache_makes_every_process_refresh(shared_cache, clock):
-    SettingOverride.objects.set(KEY, 600, host=HOST)
-    assert value_for() == 600
-    SettingOverride.objects.filter(key=KEY, host=HOST).update(value=60)
-    shared_cache.clear()  # Redis restarted empty: whatever a process saw before is gone
-    clock.advance(POLL_INTERVAL)
-    assert value_for() == 60
-
-
-@pytest.mark.django_db(transaction=True)
-def test_without_a_broadcast_cache_nothing_is_read_and_the_ttl_bounds_staleness(clock):
-    with override_settings(CACHES=LOCAL_CACHES):
-        SettingOverride.objects.set(KEY, 600, host=HOST)
-        assert value_for() == 600
-        caches["broadcast"].set(STAMP_KEY, "another process's stamp")
-        SettingOverride.objects.filter(key=KEY, host=HOST).update(value=60)
-        clock.advance(POLL_INTERVAL)
-        assert value_for() == 600
-        clock.advance(store._cache.ttl)
-        assert value_for() == 60
-    assert CountingCache.reads == []
-
-
-@pytest.mark.django_db(transaction=True)
-async def test_the_async_path_reads_the_stamp_off_the_event_loop(shared_cache, clock):
-    await SettingOverride.objects.aset(KEY, 600, host=HOST)
-    client = HostAsyncClient()
-
-    async def value():
-        response = await client.get("/async-echo/", {"keys": KEY}, headers={"host": HOST})
-        assert response.status_code == 200
-        return response.json()["values"][KEY]
-
-    assert await value() == 600
-    await SettingOverride.objects.filter(key=KEY, host=HOST).aupdate(value=60)
-    broadcast.publish()
-    clock.advance(POLL_INTERVAL)
-    assert await value() == 60
-    assert CountingCache.reads
-    assert not any(CountingCache.reads), "the stamp was read inside the event loop"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_redis_down_requests_succeed_and_fall_back_to_the_ttl_logged_once(clock, caplog):
-    with override_settings(CACHES=DEAD_REDIS, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
-        caplog.set_level(logging.INFO, logger="request_settings")
-        SettingOverride.objects.set(KEY, 600, host=HOST)  # the publish fails: the write still succeeds
-        assert SettingOverride.objects.get(key=KEY, host=HOST).value == 600
-        assert value_for() == 600
-
-        SettingOverride.objects.filter(key=KEY, host=HOST).update(value=60)
-        for _ in range(4):
-            clock.advance(POLL_INTERVAL)
-            assert value_for() == 600  # no broadcast to hear: the snapshot lives out its TTL
-        clock.advance(store._cache.ttl)
-        assert value_for() == 60  # within the TTL, as without a broadcast
-        clock.advance(store._cache.ttl)
-        assert value_for() == 60
-
-    outage = [r for r in caplog.records if "cache" in r.getMessage() and r.levelno == logging.WARNING]
-    assert len(outage) == 1, [r.getMessage() for r in outage]
-    assert "'broadcast'" in outage[0].getMessage()
-    assert "REQUEST_SETTINGS_CACHE_TTL" in outage[0].getMessage()
+    with transaction.atomic():
+        SettingOverride.objects.set(KEY, 601, host=HOST)
+        transaction.set_rollback(True)
+    assert shared_cache.get(STAMP_KEY) == first
+    SettingOverride.objects.set(KEY, 602, host=HOST)
+    assert shared_cache.get(STAMP_KEY) not in (None, first)
 
 
 class FlakyCache(LocMemCache):
     down = False
 
-    def get(self, key, default=None, version=None):
+    def get(self, *args, **kwargs):
         if FlakyCache.down:
-            raise ConnectionError("Redis is down")
-        return super().get(key, default, version)
+            raise ConnectionError("redis is down")
+        return super().get(*args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        if FlakyCache.down:
+            raise ConnectionError("redis is down")
+        return super().set(*args, **kwargs)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_polls_back_off_to_the_ttl_while_the_cache_is_down_and_recovery_is_logged(clock, caplog, monkeypatch):
-    flaky = {
-        **LOCAL_CACHES,
-        "broadcast": {"BACKEND": f"{__name__}.FlakyCache", "LOCATION": "flaky"},
-    }
-    with override_settings(CACHES=flaky, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
-        caplog.set_level(logging.INFO, logger="request_settings")
+def test_redis_down_the_database_poll_still_propagates_and_recovery_restores_the_stamp_at_once(clock, caplog):
+    caches_ = {**LOCAL_CACHES, "broadcast": {"BACKEND": "tests.test_broadcast.FlakyCache", "LOCATION": "flaky"}}
+    with (
+        override_settings(CACHES=caches_, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"),
+        caplog.at_level(logging.INFO, logger="request_settings"),
+    ):
         SettingOverride.objects.set(KEY, 600, host=HOST)
-        monkeypatch.setattr(FlakyCache, "down", True)
-        clock.advance(POLL_INTERVAL)
-        assert value_for() == 600  # the poll fails, the request does not
-        clock.advance(POLL_INTERVAL)
-        assert not broadcast.claim()  # backed off: no new poll before the TTL
-        monkeypatch.setattr(FlakyCache, "down", False)
-        change_in_another_process(60)
-        clock.advance(store._cache.ttl - POLL_INTERVAL)
-        assert broadcast.claim()
-        assert broadcast.check()
-    messages = [r.getMessage() for r in caplog.records]
-    assert sum("Could not read the change stamp" in m for m in messages) == 1
-    assert sum("reachable again" in m for m in messages) == 1
+        refresher = Refresher(store)
+        refresher.round()
+        FlakyCache.down = True
+        try:
+            failed_at = clock.now
+            in_another_process(60)  # its publish fails too
+            clock.now += 0.5
+            refresher.round()
+            assert served() == 60  # the database poll does not need Redis
+            assert broadcast.next_read == failed_at + RETRY_INTERVAL
+            clock.now += 0.5
+            refresher.round()
+        finally:
+            FlakyCache.down = False
+        clock.now += RETRY_INTERVAL
+        refresher.round()
+        assert broadcast.next_read == clock.now + broadcast_module.POLL_INTERVAL  # the normal bound, at once
+        in_another_process(61)
+        clock.now += broadcast_module.POLL_INTERVAL
+        refresher.round()
+        assert served() == 61
+    outage = [m for m in caplog.messages if "Could not" in m]
+    assert outage == [
+        "Could not publish a change to the 'broadcast' cache; other processes see changes at their next database "
+        "poll (REQUEST_SETTINGS_POLL_INTERVAL) until it is back. Logged once per outage."
+    ]
+    assert "The 'broadcast' cache is reachable again: changes propagate through it again." in caplog.messages
 
 
 @pytest.fixture
 def real_redis():
-    import redis
+    import socket
 
     try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5).ping()
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
         reachable = True
-    except redis.RedisError:
+    except OSError:
         reachable = False
     require_server("Redis at 127.0.0.1:6379", reachable)
-    config = {
+    redis_caches = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "broadcast": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ.get("REQUEST_SETTINGS_TEST_REDIS", "redis://127.0.0.1:6379/11"),
-            "KEY_PREFIX": f"rs-test-{os.getpid()}",
-            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }
-    with override_settings(CACHES=config, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
-        yield caches["broadcast"]
+    with override_settings(CACHES=redis_caches, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
+        caches["broadcast"].delete(STAMP_KEY)
+        yield
         caches["broadcast"].delete(STAMP_KEY)
 
 
 @pytest.mark.redis
 def test_through_real_redis_every_process_sees_each_change_once(real_redis):
-    # Each Broadcast is one process's view of the same Redis.
     processes = [broadcast_module.Broadcast() for _ in range(3)]
     assert [p.check() for p in processes] == [True] * 3  # first sight of the stamp
     assert [p.check() for p in processes] == [False] * 3
-
     writer = threading.Thread(target=processes[0].publish)
     writer.start()
     writer.join()
@@ -294,16 +260,7 @@ def test_through_real_redis_every_process_sees_each_change_once(real_redis):
     assert [p.check() for p in processes] == [False] * 3
 
 
-@pytest.mark.django_db(transaction=True)
-def test_activate_in_a_worker_follows_the_stamp_too(shared_cache, clock):
-    from django.conf import settings
-
-    import request_settings
-
-    SettingOverride.objects.set(KEY, 600, host=HOST)
-    with request_settings.activate(HOST):
-        assert getattr(settings, KEY) == 600
-    change_in_another_process(60)
-    clock.advance(POLL_INTERVAL)
-    with request_settings.activate(HOST):
-        assert getattr(settings, KEY) == 60
+def test_a_fresh_broadcast_has_seen_nothing_and_reads_at_once():
+    fresh = broadcast_module.Broadcast()
+    assert fresh.next_read == 0.0
+    assert fresh.down is False

@@ -1,7 +1,8 @@
-"""The TTL-cached snapshot: one query per TTL, invalidation on commit, stale-if-error, no stampede."""
+"""The snapshot store: first load, read-your-writes, incremental refresh by change version, faults."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from unittest import mock
@@ -10,10 +11,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, connection, transaction
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
+from request_settings import changes
 from request_settings import store as store_module
-from request_settings.models import SettingOverride
-from request_settings.store import build_snapshot, store
+from request_settings.models import ChangedRow, ChangeVersion, SettingOverride, Undecodable
+from request_settings.store import SnapshotStore, store
 
 TABLE = SettingOverride._meta.db_table
 
@@ -29,10 +32,11 @@ class FakeClock:
 @pytest.fixture
 def clock():
     fake = FakeClock()
+    saved = store.timer
     store.timer = fake
     store.reset()
     yield fake
-    store.timer = store_module.time.monotonic
+    store.timer = saved
     store.reset()
 
 
@@ -41,154 +45,127 @@ def value_for(host, key="SESSION_EXPIRE_SECONDS"):
     return response.json()["values"][key]
 
 
-def raw_update(key, host, value):
-    """A change made by another process: no signal, no invalidation here."""
+def raw_insert(key, host, text):
+    """A row written behind the app's back (a SQL console, another app): no signal, no version bump."""
+    placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET value = %s WHERE key = %s AND host = %s", [value, key, host])
+        cursor.execute(
+            f"INSERT INTO {TABLE} (key, host, value, created_at, updated_at) VALUES (%s, %s, {placeholder}, %s, %s)",
+            [key, host, text, "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00"],
+        )
+
+
+def raw_update(key, host, value):
+    with connection.cursor() as cursor:
+        placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+        cursor.execute(
+            f"UPDATE {TABLE} SET value = {placeholder} WHERE key = %s AND host = %s", [json.dumps(value), key, host]
+        )
+
+
+def another_process_sets(key, value, host=""):
+    """A write by another process: the row and its change version, but no invalidation in this one."""
+    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+        SettingOverride.objects.set(key, value, host=host)
+
+
+# -- first load, and nothing more per request --------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_at_most_one_query_per_ttl_whatever_the_hosts(clock, django_assert_num_queries):
+def test_the_first_load_is_one_query_and_later_requests_none(clock, django_assert_num_queries):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.reset()
     with django_assert_num_queries(1):
         assert value_for("a.example.com") == 60
+    with django_assert_num_queries(0):
         for host in ["a.example.com", "b.example.com", "unknown.example.com"] * 10:
             value_for(host)
-    clock.now += 5.01
-    with django_assert_num_queries(1):
-        assert value_for("b.example.com") == 3600
+        clock.now += 3600  # time alone never makes a request query: the refresher does that
         assert value_for("a.example.com") == 60
 
 
 @pytest.mark.django_db(transaction=True)
-def test_after_a_change_one_query_refreshes_and_the_next_requests_query_nothing(clock, django_assert_num_queries):
-    assert value_for("a.example.com") == 3600
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-    with django_assert_num_queries(1):
-        assert value_for("a.example.com") == 60
-        assert value_for("b.example.com") == 3600
-    with django_assert_num_queries(0):
-        assert [value_for("a.example.com") for _ in range(5)] == [60] * 5
+def test_a_fresh_store_holds_nothing_and_starts_no_thread():
+    fresh = SnapshotStore()
+    assert fresh.cached() is None
+    assert fresh.commits == 0
+    assert fresh.refresher is None
+    snapshot = fresh.get()
+    assert fresh.cached() is snapshot
+    assert fresh.refresher is not None and not isinstance(fresh.refresher, threading.Thread)  # test runner: off
+
+
+# -- read-your-writes -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_save_in_this_process_is_visible_to_the_next_request(clock):
+def test_every_write_path_in_this_process_is_seen_by_the_next_request(clock):
     assert value_for("a.example.com") == 3600
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
     assert value_for("a.example.com") == 60
     SettingOverride.objects.create(key="SESSION_EXPIRE_SECONDS", host="", value=90)
     assert value_for("b.example.com") == 90
+    row = SettingOverride.objects.get(host="")
+    row.value = 120
+    row.save()
+    assert value_for("b.example.com") == 120
     SettingOverride.objects.filter(host="").delete()
     assert value_for("b.example.com") == 3600
+    SettingOverride.objects.unset("SESSION_EXPIRE_SECONDS", host="a.example.com")
+    assert value_for("a.example.com") == 3600
 
 
 @pytest.mark.django_db(transaction=True)
-def test_another_process_change_shows_within_the_ttl(clock):
+def test_a_change_costs_two_queries_for_the_next_request_not_a_reload(clock, django_assert_num_queries):
+    SettingOverride.objects.bulk_create(
+        SettingOverride(key="SESSION_EXPIRE_SECONDS", host=f"t{n}.example.com", value=100 + n) for n in range(300)
+    )
+    assert value_for("t7.example.com") == 107
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 99, host="t7.example.com")
+    with django_assert_num_queries(3) as queries:  # version, changed pairs, their rows
+        assert value_for("t7.example.com") == 99
+    assert "t8.example.com" not in " ".join(q["sql"] for q in queries.captured_queries)
+    assert value_for("t8.example.com") == 108
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_after_a_commit_wait_for_the_refresh_in_flight_never_serve_the_old_snapshot(clock):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
     assert value_for("a.example.com") == 60
-    raw_update("SESSION_EXPIRE_SECONDS", "a.example.com", "61")
-    clock.now += 4.9
-    assert value_for("a.example.com") == 60
-    clock.now += 0.2
-    assert value_for("a.example.com") == 61
-
-
-@pytest.mark.django_db(transaction=True)
-@override_settings(REQUEST_SETTINGS_CACHE_TTL=30)
-def test_the_ttl_is_a_setting(clock):
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-    assert value_for("a.example.com") == 60
-    raw_update("SESSION_EXPIRE_SECONDS", "a.example.com", "61")
-    clock.now += 29
-    assert value_for("a.example.com") == 60
-    clock.now += 2
-    assert value_for("a.example.com") == 61
-
-
-@pytest.mark.django_db(transaction=True)
-def test_database_down_keeps_the_last_snapshot_and_logs_once_per_ttl(clock, caplog):
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-    assert value_for("a.example.com") == 60
-    clock.now += 6
-    failing = mock.patch.object(store_module, "_load", side_effect=OperationalError("server closed"))
-    with failing as load, caplog.at_level(logging.WARNING, logger="request_settings"):
-        assert [value_for("a.example.com") for _ in range(5)] == [60] * 5
-        clock.now += 6
-        assert value_for("a.example.com") == 60
-    assert load.call_count == 2
-    failures = [record for record in caplog.records if "Could not read" in record.getMessage()]
-    assert len(failures) == 2
-    assert "last good overrides" in failures[0].getMessage()
-    clock.now += 6
-    assert value_for("a.example.com") == 60  # recovered: a real query again
-
-
-@pytest.mark.django_db(transaction=True)
-def test_database_down_before_any_snapshot_serves_settings_py(clock, caplog):
-    failing = mock.patch.object(store_module, "_load", side_effect=OperationalError("no server"))
-    with failing, caplog.at_level(logging.WARNING, logger="request_settings"):
-        assert value_for("a.example.com") == 3600
-    assert "settings.py values" in caplog.text
-
-
-@pytest.mark.django_db(transaction=True)
-def test_missing_table_serves_settings_py(clock):
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO rs_moved_away")
-    try:
-        assert value_for("a.example.com") == 3600
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE rs_moved_away RENAME TO {TABLE}")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_read_inside_a_transaction_does_not_break_it(clock):
-    with transaction.atomic():
-        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {TABLE} RENAME TO rs_moved_away")
-        assert store.get()[""] == {}
-        with connection.cursor() as cursor:  # the caller's transaction is still usable
-            cursor.execute(f"ALTER TABLE rs_moved_away RENAME TO {TABLE}")
-        assert SettingOverride.objects.count() == 1
-    assert SettingOverride.objects.count() == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_snapshot_read_inside_a_transaction_is_never_cached(clock):
-    with transaction.atomic():
-        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-        assert store.get()["a.example.com"] == {"SESSION_EXPIRE_SECONDS": 60}
-        transaction.set_rollback(True)
-    assert store.cached() is None
-    assert store.get() == {"": {}}
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_expiry_causes_one_query_and_nobody_waits(clock):
-    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-    old = store.get()
-    clock.now += 6
     started, release = threading.Event(), threading.Event()
-    real_load = store_module._load
+    real = store_module.SnapshotStore._read_changes
 
-    def slow_load(*args):
+    def slow_read(self, *args):
         started.set()
-        release.wait(5)
-        return real_load(*args)
+        assert release.wait(5)
+        return real(self, *args)
 
-    results = []
-    with mock.patch.object(store_module, "_load", side_effect=slow_load) as load:
-        refresher = threading.Thread(target=lambda: results.append(store.get()))
-        refresher.start()
-        started.wait(5)
-        others = [store.get() for _ in range(20)]  # served the last good snapshot at once
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")
+    seen = []
+    with mock.patch.object(store_module.SnapshotStore, "_read_changes", slow_read):
+        first = threading.Thread(target=lambda: seen.append(store.get().rows_of("a.example.com")))
+        first.start()
+        assert started.wait(5)
+        others = [threading.Thread(target=lambda: seen.append(store.get().rows_of("a.example.com"))) for _ in range(8)]
+        for thread in others:
+            thread.start()
         release.set()
-        refresher.join()
-    assert load.call_count == 1
-    assert all(snapshot is old for snapshot in others)
-    assert results[0] == old
+        for thread in [first, *others]:
+            thread.join()
+    assert seen == [{"SESSION_EXPIRE_SECONDS": 61}] * 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_stuck_longer_than_the_bound_serves_the_previous_snapshot_and_logs(clock, caplog, monkeypatch):
+    monkeypatch.setattr(store_module, "WAIT", 0.05)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    previous = store.get()
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")
+    with store._lock, caplog.at_level(logging.WARNING, logger="request_settings"):  # a refresh holds the lock
+        assert store.get() is previous
+    assert "Waited 0.05 s for a refresh of the overrides in flight; serving the previous snapshot." in caplog.messages
+    assert store.get().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 61}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -197,8 +174,9 @@ def test_the_first_load_is_shared_by_concurrent_callers(clock):
     store.reset()
     barrier = threading.Barrier(6)
     results = []
-    real_load = store_module._load
-    with mock.patch.object(store_module, "_load", side_effect=real_load) as load:
+    with mock.patch.object(
+        store_module.SnapshotStore, "_read_table", autospec=True, side_effect=SnapshotStore._read_table
+    ) as read:
 
         def worker():
             barrier.wait()
@@ -209,46 +187,226 @@ def test_the_first_load_is_shared_by_concurrent_callers(clock):
             thread.start()
         for thread in threads:
             thread.join()
-    assert load.call_count == 1
-    assert all(result["a.example.com"] == {"SESSION_EXPIRE_SECONDS": 60} for result in results)
+    assert read.call_count == 1
+    assert len({id(result) for result in results}) == 1
+    assert results[0].rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_async_refresh_never_touches_the_database_in_the_event_loop(clock):
+async def test_concurrent_aget_on_a_fresh_store_all_get_the_snapshot(clock):
     await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
-    snapshot = await store.aget()  # would raise SynchronousOnlyOperation if it queried here
-    assert snapshot["a.example.com"] == {"SESSION_EXPIRE_SECONDS": 60}
-    assert await store.aget() is snapshot
+    store.reset()
+    import asyncio
+
+    results = await asyncio.gather(*(store.aget() for _ in range(10)))  # queries run off the event loop
+    assert all(
+        result is not None and result.rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60} for result in results
+    )
+    assert await store.aget() is results[0]
 
 
-def test_bad_rows_are_skipped_and_logged_and_the_rest_applies(caplog):
-    rows = [
-        ("lower_case", "", 1),
-        ("SECRET_KEY", "", "stolen"),
-        ("SESSION_EXPIRE_SECONDS", "a.example.com", "not a number"),
-        ("SESSION_COOKIE_AGE", "", -1),
-        ("SESSION_EXPIRE_SECONDS", "", 600),
-        ("TENANT_BANNER", "a.example.com", "hello"),
+# -- other processes: the change version --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_process_change_is_read_by_a_refresh_incrementally(clock, django_assert_num_queries):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    before = store.get()
+    another_process_sets("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")
+    another_process_sets("TENANT_BANNER", "hello")
+    assert store.get() is before  # no local commit: requests keep the snapshot
+    with django_assert_num_queries(3):
+        after = store.refresh()
+    assert after.version == before.version + 2
+    assert after.layer("a.example.com") == ({"SESSION_EXPIRE_SECONDS": 61}, {"TENANT_BANNER": "hello"})
+    assert after.full_at == before.full_at  # not a full read
+    with django_assert_num_queries(1):  # nothing changed: one indexed one-row query
+        assert store.refresh() is after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_by_another_process_is_read_too(clock):
+    SettingOverride.objects.set("TENANT_BANNER", "hello", host="a.example.com")
+    assert store.get().rows_of("a.example.com") == {"TENANT_BANNER": "hello"}
+    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+        SettingOverride.objects.unset("TENANT_BANNER", host="a.example.com")
+    assert store.refresh().rows_of("a.example.com") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_written_behind_the_apps_back_are_read_at_the_next_full_read(clock):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    assert store.get().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}
+    raw_update("SESSION_EXPIRE_SECONDS", "a.example.com", 61)
+    assert store.refresh().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}  # no version moved
+    assert store.refresh(full=True).rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 61}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_that_no_longer_reaches_back_or_a_reset_table_means_a_full_read(clock, monkeypatch):
+    SettingOverride.objects.set("TENANT_BANNER", "v0")
+    first = store.get()
+    monkeypatch.setattr(changes, "KEEP", 3)
+    for n in range(5):
+        another_process_sets("TENANT_BANNER", f"v{n + 1}")
+    assert ChangedRow.objects.count() == 3
+    after = store.refresh()
+    assert after.all_hosts == {"TENANT_BANNER": "v5"}
+    assert after.full_at > first.full_at or after is not first
+    # A flush (TransactionTestCase) or a restored dump sends the version backwards: read everything again.
+    SettingOverride.objects.all().delete()
+    ChangedRow.objects.all().delete()
+    ChangeVersion.objects.all().delete()
+    SettingOverride.objects.set("TENANT_BANNER", "after reset")
+    assert store.get().all_hosts == {"TENANT_BANNER": "after reset"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_change_version_is_bumped_in_the_writes_transaction(clock):
+    start = changes.current("default")
+    with transaction.atomic():
+        SettingOverride.objects.set("TENANT_BANNER", "a")
+        SettingOverride.objects.set("TENANT_BANNER", "b", host="a.example.com")
+        transaction.set_rollback(True)
+    assert changes.current("default") == start  # rolled back with the rows
+    SettingOverride.objects.set("TENANT_BANNER", "a")
+    assert changes.current("default") == start + 1
+    assert changes.changed_since("default", start, start + 1) == {("TENANT_BANNER", "")}
+
+
+# -- transactions and tests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_sees_its_own_uncommitted_rows_and_nothing_of_them_is_cached(clock):
+    committed = store.get()
+    with transaction.atomic():
+        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+        assert value_for("a.example.com") == 60
+        assert store.cached() is committed
+        transaction.set_rollback(True)
+    assert value_for("a.example.com") == 3600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_savepoint_stops_the_transaction_reading_its_own_rows(clock, django_assert_num_queries):
+    store.get()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+                assert value_for("a.example.com") == 60
+                raise RuntimeError("roll the savepoint back")
+        except RuntimeError:
+            pass
+        with django_assert_num_queries(0):
+            assert value_for("a.example.com") == 3600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_wrote_no_override_reads_and_caches_committed_rows(clock, django_assert_num_queries):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.reset()
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            assert value_for("a.example.com") == 60
+        assert [q["sql"].split()[0].lstrip("(") for q in queries.captured_queries] == ["SAVEPOINT", "SELECT", "RELEASE"]
+        assert store.cached() is not None
+    with django_assert_num_queries(0):
+        assert value_for("a.example.com") == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_read_inside_a_transaction_does_not_break_it(clock, caplog):
+    with transaction.atomic():
+        SettingOverride.objects.create(key="TENANT_BANNER", host="", value="x")
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {TABLE} RENAME TO rs_moved_away")
+        store.reset()
+        with caplog.at_level(logging.WARNING, logger="request_settings"):
+            assert store.get().all_hosts == {}
+        with connection.cursor() as cursor:  # the caller's transaction is still usable
+            cursor.execute(f"ALTER TABLE rs_moved_away RENAME TO {TABLE}")
+        assert SettingOverride.objects.count() == 1
+
+
+# -- faults ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_keeps_the_last_snapshot_and_logs_once_per_outage(clock, caplog):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    assert value_for("a.example.com") == 60
+    failing = mock.patch.object(changes, "current", side_effect=OperationalError("server closed"))
+    with failing, caplog.at_level(logging.INFO, logger="request_settings"):
+        for _ in range(3):
+            store.refresh()
+            assert value_for("a.example.com") == 60
+    assert [m for m in caplog.messages if m.startswith("Could not read")] == [
+        f"Could not read the {TABLE} table; serving the last overrides read until it can be read again "
+        "(logged once per outage)."
     ]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="request_settings"):
+        store.refresh()
+    assert caplog.messages == [f"The {TABLE} table is readable again: overrides apply again."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_before_any_snapshot_serves_settings_py_and_retries_after_a_commit(clock, caplog):
+    failing = mock.patch.object(store_module.SnapshotStore, "_read_table", side_effect=OperationalError("no server"))
+    with failing as read, caplog.at_level(logging.WARNING, logger="request_settings"):
+        assert [value_for("a.example.com") for _ in range(3)] == [3600] * 3
+    assert read.call_count == 1  # the fallback is served until the next local commit or refresher round
+    assert "serving the settings.py values" in caplog.text
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    assert value_for("a.example.com") == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_missing_table_says_run_migrate(clock, caplog):
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO rs_moved_away")
+    try:
+        with caplog.at_level(logging.WARNING, logger="request_settings"):
+            assert value_for("a.example.com") == 3600
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE rs_moved_away RENAME TO {TABLE}")
+    assert f"The {TABLE} table does not exist: run `manage.py migrate`. Serving settings.py values." in caplog.messages
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        ("1" * 5000, "ValueError: Exceeds the limit"),
+        ("[" * 990 + "]" * 990, "RecursionError: maximum recursion depth exceeded"),
+    ],
+)
+def test_a_row_python_cannot_decode_is_skipped_and_logged_and_the_rest_applies(clock, caplog, stored, why):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    raw_insert("TENANT_BANNER", "a.example.com", stored)
+    store.reset()
     with caplog.at_level(logging.WARNING, logger="request_settings"):
-        snapshot = build_snapshot(rows)
-    assert snapshot[""] == {"SESSION_EXPIRE_SECONDS": 600}
-    assert snapshot["a.example.com"] == {"SESSION_EXPIRE_SECONDS": 600, "TENANT_BANNER": "hello"}
-    skipped = [record.getMessage() for record in caplog.records]
-    assert len(skipped) == 4
-    assert "lower_case" in skipped[0] and "upper-case" in skipped[0]
-    assert "SECRET_KEY" in skipped[1] and "security-critical" in skipped[1]
-    assert "'not a number'" in skipped[2] and "an integer" in skipped[2]
+        assert value_for("a.example.com", "SESSION_EXPIRE_SECONDS") == 600
+        assert value_for("a.example.com", "TENANT_BANNER") == "<missing>"
+    (skipped,) = [m for m in caplog.messages if m.startswith("Skipped")]
+    assert skipped.startswith(
+        f"Skipped the override of TENANT_BANNER for host 'a.example.com': its stored value cannot be decoded ({why}"
+    )
+    assert isinstance(SettingOverride.objects.get(key="TENANT_BANNER").value, Undecodable)
+
+
+def test_simple_test_case_without_a_snapshot_gets_settings_py_and_caches_nothing(clock):
+    # Outside django_db, pytest-django forbids queries like SimpleTestCase does.
+    assert value_for("a.example.com") == 3600
+    assert store.cached() is None
 
 
 @override_settings(TUPLE_SETTING=("a", "b"))
 def test_a_tuple_in_settings_py_comes_back_as_a_tuple():
-    snapshot = build_snapshot([("TUPLE_SETTING", "", ["c"])])
-    assert snapshot[""]["TUPLE_SETTING"] == ("c",)
+    from request_settings.snapshot import build
 
-
-def test_unknown_hosts_share_the_all_hosts_layer():
-    snapshot = build_snapshot([("SESSION_EXPIRE_SECONDS", "", 600)])
-    layers = [store_module.layer_for_host(f"h{index}.example.com", snapshot) for index in range(3)]
-    assert all(layer is snapshot[""] for layer in layers)
-    assert list(snapshot) == [""]
+    snapshot = build([("TUPLE_SETTING", "", ["c"])], 1)
+    assert snapshot.all_hosts["TUPLE_SETTING"] == ("c",)

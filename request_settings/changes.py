@@ -1,0 +1,82 @@
+"""The change version: every write bumps it in its own transaction, so other processes learn of it by polling one row.
+
+The bump is an UPDATE of one row: concurrent writers queue on that row's lock, so versions are committed in order,
+and a reader that has seen version N has every change up to N. Each version logs the (key, host) it changed, so a
+refresh reads only those rows. The log keeps the last ``KEEP`` versions; a process further behind reads the whole
+table again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, connections, transaction
+from django.db.models import BigIntegerField, CharField, F, JSONField, Max, QuerySet, Value
+
+from request_settings.conf.settings import settings as conf
+from request_settings.models import ChangedRow, ChangeVersion
+
+KEEP = 1000
+"""Versions kept in the log of changed rows."""
+
+CHANNEL = "request_settings"
+"""PostgreSQL NOTIFY channel (``REQUEST_SETTINGS_LISTEN``); the payload is the new version."""
+
+_ROW = 1
+
+
+def record(using: str, key: str, host: str) -> int:
+    """Bump the version and log ``(key, host)`` under it, inside the caller's transaction; the new version."""
+    with transaction.atomic(using=using):
+        version = _bump(using)
+        changed = ChangedRow.objects.using(using)
+        changed.create(version=version, key=key, host=host)
+        changed.filter(version__lte=version - KEEP).delete()
+        if conf.LISTEN and connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                # Delivered by PostgreSQL on commit only, and never for a rolled-back change.
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(version)])
+    return version
+
+
+def _bump(using: str) -> int:
+    versions = ChangeVersion.objects.using(using)
+    if not versions.filter(id=_ROW).update(version=F("version") + 1):
+        # The row is gone (a test's flush, a restored dump): start again above every version still logged.
+        start = (ChangedRow.objects.using(using).aggregate(top=Max("version"))["top"] or 0) + 1
+        try:
+            with transaction.atomic(using=using):
+                versions.create(id=_ROW, version=start)
+        except IntegrityError:  # a concurrent writer created it first
+            versions.filter(id=_ROW).update(version=F("version") + 1)
+    version: int = versions.values_list("version", flat=True).get(id=_ROW)
+    return version
+
+
+def current(using: str) -> int:
+    """The committed version (0 when the row is missing): one indexed one-row query."""
+    found = ChangeVersion.objects.using(using).filter(id=_ROW).values_list("version", flat=True).first()
+    return found or 0
+
+
+def with_version(rows: QuerySet[Any], using: str) -> QuerySet[Any]:
+    """``(key, host, value)`` of every row, and one ``(None, None, None, version)``: one statement, one state."""
+    rows = rows.annotate(change_version=Value(None, output_field=BigIntegerField()))
+    version = (
+        ChangeVersion.objects.using(using)
+        .filter(id=_ROW)
+        .annotate(
+            key=Value(None, output_field=CharField()),
+            host=Value(None, output_field=CharField()),
+            value=Value(None, output_field=JSONField()),
+        )
+    )
+    plain = rows.order_by().values_list("key", "host", "value", "change_version")
+    combined: QuerySet[Any] = plain.union(version.order_by().values_list("key", "host", "value", "version"), all=True)
+    return combined
+
+
+def changed_since(using: str, version: int, upto: int) -> set[tuple[str, str]]:
+    """The ``(key, host)`` pairs changed by versions ``version + 1`` to ``upto``."""
+    rows = ChangedRow.objects.using(using).filter(version__gt=version, version__lte=upto)
+    return set(rows.values_list("key", "host"))

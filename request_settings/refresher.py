@@ -1,0 +1,108 @@
+"""The background thread that keeps a process's snapshot current, off the request path.
+
+Each round it reads what is due: the broadcast stamp (if configured), the database's change version (every
+``REQUEST_SETTINGS_POLL_INTERVAL``), the whole table (every ``REQUEST_SETTINGS_CACHE_TTL``, or ten times the last
+full read's duration if longer, so a huge table never keeps a core busy). With ``REQUEST_SETTINGS_LISTEN`` on
+PostgreSQL it waits for a NOTIFY between rounds instead of sleeping, so a change arrives as soon as it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
+
+from request_settings import changes
+from request_settings.broadcast import broadcast
+from request_settings.conf.settings import settings as conf
+from request_settings.models import get_override_model
+
+if TYPE_CHECKING:
+    from request_settings.store import SnapshotStore
+
+logger = logging.getLogger("request_settings")
+
+
+class Refresher(threading.Thread):
+    def __init__(self, store: SnapshotStore) -> None:
+        super().__init__(name="request_settings refresher", daemon=True)
+        self.store = store
+        self._stop_event = threading.Event()
+        self.next_poll = 0.0
+        self.notified = False
+        self._listening: Any = None
+        self.rounds = 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self is not threading.current_thread():
+            self.join(timeout=5)
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    delay = self.round()
+                except Exception:  # the thread must outlive any error: requests rely on it
+                    logger.exception("The request_settings refresher failed a round; retrying.")
+                    connections.close_all()
+                    self._listening = None
+                    delay = conf.POLL_INTERVAL
+                self.wait(delay)
+        finally:
+            connections.close_all()
+
+    def round(self) -> float:
+        """Read what is due; the seconds until the next round."""
+        self.rounds += 1
+        store = self.store
+        now = store.timer()
+        due = now >= self.next_poll or self.notified
+        if broadcast.enabled() and now >= broadcast.next_read and broadcast.check():
+            due = True
+        current = store.cached()
+        full = (
+            current is None
+            or current.version < 0
+            or now - current.full_at >= max(conf.CACHE_TTL, 10 * store.full_seconds)
+        )
+        if due or full:
+            self.notified = False
+            self.next_poll = now + conf.POLL_INTERVAL
+            store.refresh(full=full)
+        delay = self.next_poll - store.timer()
+        if broadcast.enabled():
+            delay = min(delay, broadcast.next_read - store.timer())
+        return max(delay, 0.0)
+
+    def wait(self, seconds: float) -> None:
+        if conf.LISTEN and self._listen():
+            try:
+                # In slices, so that stop() is heard within a quarter second.
+                for _notify in self._listening.notifies(timeout=min(max(seconds, 0.001), 0.25), stop_after=1):
+                    self.notified = True
+                return
+            except Exception:
+                logger.warning("LISTEN on %r stopped; polling until it is back.", changes.CHANNEL, exc_info=True)
+                connections.close_all()
+                self._listening = None
+        self._stop_event.wait(seconds)
+
+    def _listen(self) -> bool:
+        """LISTEN on the override table's database (PostgreSQL with psycopg 3.2+); False where it cannot."""
+        if self._listening is not None:
+            return True
+        using = router.db_for_read(get_override_model())
+        connection = connections[using]
+        if connection.vendor != "postgresql":
+            return False
+        connection.ensure_connection()
+        raw = connection.connection
+        if not hasattr(raw, "notifies"):  # psycopg2
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {changes.CHANNEL}")
+        self._listening = raw
+        return True

@@ -1,0 +1,214 @@
+"""The override table in memory: each host's own rows, and the all-hosts rows apart.
+
+A request's layer is a chain, most specific first: the host's own rows, the rows of the patterns it matches
+(``*.eu.example.com`` before ``*.example.com``), the all-hosts rows. The overlay looks a key up along the chain, so
+precedence is per key and memory is O(rows): no host holds a copy of the all-hosts rows.
+
+The hosts' rows are spread over a fixed number of buckets. A refresh copies only the buckets it changes, so it costs
+O(changes) whatever the tenant count, and every published snapshot is consistent and never mutated.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from request_settings import overlay, policy
+from request_settings.hosts import is_pattern, matching_patterns
+from request_settings.models import Undecodable
+
+logger = logging.getLogger("request_settings")
+
+Rows = Mapping[str, Any]
+Layer = tuple[Rows, ...]
+Row = tuple[str, str, Any]
+"""(key, host, value) as stored."""
+
+_BUCKETS = 256
+_MASK = _BUCKETS - 1
+_NO_ROWS: Rows = {}
+
+
+class Snapshot:
+    """One consistent version of the table; never mutated once built (``changed()`` makes a new one)."""
+
+    __slots__ = (
+        "_all_chain",
+        "_buckets",
+        "all_hosts",
+        "full_at",
+        "loaded_at",
+        "patterns",
+        "raw_hosts",
+        "raw_hosts_limit",
+        "row_count",
+        "version",
+    )
+
+    def __init__(
+        self,
+        version: int,
+        buckets: tuple[dict[str, Rows], ...],
+        all_hosts: Rows,
+        patterns: frozenset[str],
+        row_count: int,
+        *,
+        loaded_at: float,
+        full_at: float,
+    ) -> None:
+        self.version = version
+        """The change version this snapshot has caught up with (-1: not read from the table)."""
+        self._buckets = buckets
+        self.all_hosts = all_hosts
+        self._all_chain: Layer = (all_hosts,)
+        self.patterns = patterns
+        """The pattern hosts that have rows: a request host walks its labels only when there are some."""
+        self.row_count = row_count
+        self.loaded_at = loaded_at
+        """``time.monotonic()`` of the read it came from."""
+        self.full_at = full_at
+        """``time.monotonic()`` of the last full read of the table it descends from."""
+        self.raw_hosts: dict[str, str] = {}
+        """Raw Host headers resolved to a host with rows (see ``hosts.snapshot_host``)."""
+        self.raw_hosts_limit = 4 * (row_count + 1)
+
+    def rows_of(self, host: str) -> Rows | None:
+        """The rows of exactly ``host`` (a host or a pattern); None when it has none."""
+        return self._buckets[hash(host) & _MASK].get(host)
+
+    def has_rows(self, host: str) -> bool:
+        """Whether a request for ``host`` gets rows of its own (exact or through a pattern)."""
+        if self.rows_of(host) is not None:
+            return True
+        return bool(self.patterns) and any(pattern in self.patterns for pattern in matching_patterns(host))
+
+    def layer(self, host: str) -> Layer:
+        """The chain a request for ``host`` reads: its rows, its patterns' rows, the all-hosts rows."""
+        own = self._buckets[hash(host) & _MASK].get(host) if host else None
+        if not self.patterns:
+            return self._all_chain if own is None else (own, self.all_hosts)
+        chain = [] if own is None else [own]
+        if host and not is_pattern(host):
+            chain.extend(self.rows_of(p) or _NO_ROWS for p in matching_patterns(host) if p in self.patterns)
+        chain.append(self.all_hosts)
+        return tuple(chain)
+
+    def hosts(self) -> Iterator[str]:
+        """Every host (and pattern) that has rows of its own."""
+        for bucket in self._buckets:
+            yield from bucket
+
+    def keys(self) -> set[str]:
+        """Every key some row overrides."""
+        found = set(self.all_hosts)
+        for bucket in self._buckets:
+            for rows in bucket.values():
+                found.update(rows)
+        return found
+
+    def changed(self, changes: Mapping[tuple[str, str], Any], version: int, *, loaded_at: float) -> Snapshot:
+        """A new snapshot with ``changes`` applied: ``(key, host) -> value``, or ``_DELETED``."""
+        buckets = list(self._buckets)
+        copied: set[int] = set()
+        all_hosts = dict(self.all_hosts) if any(host == "" for _key, host in changes) else None
+        row_count = self.row_count
+        for (key, host), value in changes.items():
+            if host == "":
+                assert all_hosts is not None
+                row_count += _apply(all_hosts, key, value)
+                continue
+            index = hash(host) & _MASK
+            if index not in copied:
+                buckets[index] = dict(buckets[index])
+                copied.add(index)
+            rows = dict(buckets[index].get(host, _NO_ROWS))
+            row_count += _apply(rows, key, value)
+            if rows:
+                buckets[index][host] = rows
+            else:
+                buckets[index].pop(host, None)
+        patterns = frozenset(h for i in copied for h in buckets[i] if is_pattern(h)) | frozenset(
+            p for p in self.patterns if (hash(p) & _MASK) not in copied
+        )
+        return Snapshot(
+            version,
+            tuple(buckets),
+            self.all_hosts if all_hosts is None else all_hosts,
+            patterns,
+            row_count,
+            loaded_at=loaded_at,
+            full_at=self.full_at,
+        )
+
+
+DELETED = object()
+"""The value of a ``(key, host)`` that a change removed."""
+
+
+def _apply(rows: dict[str, Any], key: str, value: Any) -> int:
+    """Set or remove one key; the change in the row count."""
+    had = key in rows
+    if value is DELETED:
+        rows.pop(key, None)
+        return -1 if had else 0
+    rows[key] = value
+    return 0 if had else 1
+
+
+def empty(version: int = -1, *, now: float | None = None) -> Snapshot:
+    """No overrides: settings.py values everywhere."""
+    now = time.monotonic() if now is None else now
+    return Snapshot(version, tuple({} for _ in range(_BUCKETS)), {}, frozenset(), 0, loaded_at=now, full_at=now)
+
+
+def build(rows: Iterable[Row], version: int, *, now: float | None = None) -> Snapshot:
+    """A snapshot of ``rows``; a row the policy refuses, or whose value is bad or undecodable, is skipped and logged."""
+    now = time.monotonic() if now is None else now
+    all_hosts: dict[str, Any] = {}
+    buckets: tuple[dict[str, Rows], ...] = tuple({} for _ in range(_BUCKETS))
+    judge = Judge()
+    count = 0
+    for key, host, value in rows:
+        accepted = judge(key, host, value)
+        if accepted is DELETED:
+            continue
+        key = judge.keys.get(key, key)  # one string object per key, shared by every row
+        if host == "":
+            all_hosts[key] = accepted
+        else:
+            host_rows = buckets[hash(host) & _MASK].setdefault(host, {})
+            host_rows[key] = accepted  # type: ignore[index]  # built here, frozen once published
+        count += 1
+    patterns = frozenset(host for bucket in buckets for host in bucket if is_pattern(host))
+    return Snapshot(version, buckets, all_hosts, patterns, count, loaded_at=now, full_at=now)
+
+
+class Judge:
+    """Validates rows the way every snapshot does; keys are few and rows many, so each key is judged once."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, str] = {}
+        self._rules: dict[str, tuple[str | None, policy.Validator | None]] = {}
+
+    def __call__(self, key: str, host: str, value: Any) -> Any:
+        """The value to serve (coerced to the settings.py type), or ``DELETED`` when the row must be skipped."""
+        if key not in self._rules:
+            refused = policy.refusal(key)
+            self._rules[key] = (refused, None if refused else policy.value_checker(key))
+            if not refused:
+                overlay.make_overridable(key)
+                self.keys[key] = sys.intern(key)
+        refused, check = self._rules[key]
+        reason: str | None
+        if isinstance(value, Undecodable):
+            reason = f"its stored value cannot be decoded ({value.error})"
+        else:
+            problem = check(value) if check else None
+            reason = refused or (f"{value!r} is not valid, expected {problem}" if problem else None)
+        if reason:
+            logger.warning("Skipped the override of %s for host %r: %s.", key, host, reason)
+            return DELETED
+        return policy.coerce(key, value)

@@ -1,0 +1,106 @@
+"""The background refresher thread: started lazily, off under Django's test runner, again after a fork."""
+
+from __future__ import annotations
+
+import threading
+import time
+from unittest import mock
+
+import pytest
+from django.test import override_settings
+
+from request_settings import store as store_module
+from request_settings.models import SettingOverride
+from request_settings.refresher import Refresher
+from request_settings.store import store
+
+KEY = "SESSION_EXPIRE_SECONDS"
+
+
+def in_another_process(value, host=""):
+    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+        SettingOverride.objects.set(KEY, value, host=host)
+
+
+def wait_for(predicate, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def background():
+    store.reset()
+    store.background = True
+    yield
+    store.background = None
+    store.reset()
+
+
+def test_off_under_djangos_test_runner():
+    store.reset()
+    store._start_refresher()
+    assert store.refresher is store_module._OFF
+    assert not any(isinstance(t, Refresher) for t in threading.enumerate()), threading.enumerate()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_POLL_INTERVAL=0.05)
+def test_the_thread_brings_another_process_change_without_any_request_waiting(background):
+    SettingOverride.objects.set(KEY, 600)
+    assert store.get().all_hosts == {KEY: 600}
+    assert isinstance(store.refresher, Refresher) and store.refresher.is_alive()
+    in_another_process(60)
+    assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}), "the change never arrived"
+    assert store.get().all_hosts == {KEY: 60}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_stops_the_thread_and_closes_its_connection(background):
+    store.get()
+    thread = store.refresher
+    store.reset()
+    assert not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_POLL_INTERVAL=0.05)
+def test_a_failing_round_is_logged_and_the_thread_goes_on(background, caplog):
+    SettingOverride.objects.set(KEY, 600)
+    store.get()
+    rounds = store.refresher.rounds
+    with mock.patch.object(store, "refresh", side_effect=[RuntimeError("boom"), mock.DEFAULT]) as refresh:
+        refresh.return_value = None
+        assert wait_for(lambda: store.refresher.rounds >= rounds + 3)
+    assert "The request_settings refresher failed a round; retrying." in caplog.messages
+    assert store.refresher.is_alive()
+
+
+def test_after_a_fork_the_child_has_no_thread_and_no_held_lock():
+    store.reset()
+    store._lock.acquire()  # held by a parent thread at the moment of the fork
+    store.refresher = object()
+    store.after_fork()
+    assert store.refresher is None
+    assert store._lock.acquire(blocking=False)
+    store._lock.release()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_LISTEN=True, REQUEST_SETTINGS_POLL_INTERVAL=30)
+def test_listen_notify_delivers_a_change_long_before_the_next_poll(background):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY needs PostgreSQL: run it with tox -e postgres")
+    SettingOverride.objects.set(KEY, 600)
+    store.get()
+    assert wait_for(lambda: store.refresher._listening is not None)
+    started = time.monotonic()
+    in_another_process(60)
+    assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=2)
+    assert time.monotonic() - started < 1  # the poll would take 30 s
