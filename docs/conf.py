@@ -23,7 +23,7 @@ import request_settings  # noqa: E402
 
 project = "django-request-settings"
 author = "request_settings developers"
-copyright = "request_settings developers, BSD-3-Clause"  # noqa: A001
+copyright = "request_settings developers, BSD-3-Clause"
 release = request_settings.__version__
 
 extensions = ["myst_parser", "sphinx.ext.autodoc"]
