@@ -68,6 +68,7 @@ _CORS_REGEX = Refused(
     "and a broad one lets every site read this host's responses",
 )
 _CORS_ALL = _security(CORS, "it lets every website read this host's responses")
+_STORAGE = _cached(STORAGES, "the storage backends Django builds once (django.core.files.storage.storages)")
 _ALLAUTH_SECURITY = _security(ALLAUTH, "it guards sign-up, sign-in or account recovery")
 _ALLAUTH_CODE = _security(ALLAUTH, "it names code to import and run")
 _ALLAUTH_STARTUP = _startup(ALLAUTH, "django-allauth, which builds its URL patterns from it")
@@ -185,14 +186,14 @@ PREFIXES: tuple[tuple[str, Refused], ...] = (
     ("DEBUG_TOOLBAR_", _cached(TOOLBAR, "debug_toolbar.settings")),
     ("WHITENOISE_", _startup(WHITENOISE, "WhiteNoiseMiddleware.__init__")),
     ("CSP_", Refused(CSP, "a django-csp 3 setting, which django-csp 4 ignores (and a policy is security-critical)")),
-    ("CELERY_", _startup(CELERY, "the Celery app (config_from_object), and workers run outside any request")),
-    *(
-        (prefix, _startup(STORAGES, "django-storages when it builds a storage backend, once per process"))
-        for prefix in ("AWS_", "GS_", "AZURE_", "DROPBOX_", "FTP_", "SFTP_", "LIBCLOUD_")
+    (
+        "CELERY_",
+        _cached(CELERY, "the objects the Celery app builds once (the broker connection pool, queues, routes)"),
     ),
+    *((prefix, _STORAGE) for prefix in ("AWS_", "GS_", "AZURE_", "DROPBOX_", "FTP_", "SFTP_", "LIBCLOUD_")),
 )
 
-_STORAGES_KEYS = ("GZIP_CONTENT_TYPES", "DEFAULT_LIBCLOUD_PROVIDER")
+_STORAGES_KEYS = ("GZIP_CONTENT_TYPES", "DEFAULT_LIBCLOUD_PROVIDER", "BASE_URL")
 KEYS.update(
     dict.fromkeys(
         _STORAGES_KEYS, _startup(STORAGES, "django-storages when it builds a storage backend, once per process")

@@ -283,10 +283,10 @@ THIRD_PARTY_REFUSALS = {
     "DEBUG_TOOLBAR_CONFIG": "cached by django-debug-toolbar in debug_toolbar.settings.get_config() on first use: the "
     "first host's value would apply to every host",
     "WHITENOISE_MAX_AGE": "read once at start-up by WhiteNoiseMiddleware.__init__: an override would have no effect",
-    "CELERY_BROKER_URL": "read once at start-up by the Celery app (config_from_object), and workers run outside any "
-    "request: an override would have no effect",
-    "AWS_STORAGE_BUCKET_NAME": "read once at start-up by django-storages when it builds a storage backend, once per "
-    "process: an override would have no effect",
+    "CELERY_BROKER_URL": "cached by celery in the objects the Celery app builds once (the broker connection pool, "
+    "queues, routes) on first use: the first host's value would apply to every host",
+    "AWS_STORAGE_BUCKET_NAME": "cached by django-storages in the storage backends Django builds once "
+    "(django.core.files.storage.storages) on first use: the first host's value would apply to every host",
     "AXES_FAILURE_LIMIT": "security-critical (django-axes guards sign-in against password guessing; a host could "
     "switch it off)",
     "CONTENT_SECURITY_POLICY": "security-critical (the policy that limits script injection)",
