@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.views.debug import SafeExceptionReporterFilter, get_default_exception_reporter_filter
 
 from request_settings.models import SettingOverride, SettingOverrideChange
 from tests.utils import logged_in_client
@@ -486,3 +489,177 @@ def test_add_on_an_existing_row_honours_the_save_buttons(editor, button, target)
     expected = change_url(row) if target == "change" else reverse(ADD)
     assert (response.status_code, response["Location"]) == (302, expected)
     assert table() == [("SESSION_EXPIRE_SECONDS", "", 90)]
+
+
+# -- security review findings ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"key": "MAPS_API_KEY", "host": "", "value__icontains": "s"},  # letter by letter
+        {"key": "MAPS_API_KEY", "value": '"maps-secret"'},  # confirming a guess
+        {"value__startswith": '"m'},
+        {"value__has_key": "x"},
+        {"updated_by__password__startswith": "md5"},
+        {"updated_by__username": "editor"},
+    ],
+)
+def test_a_changelist_url_cannot_filter_on_values_or_relations(django_user_model, params):
+    SettingOverride.objects.set("MAPS_API_KEY", "maps-secret")
+    viewer = staff_client(django_user_model, "view", name="viewer")
+
+    response = viewer.get(reverse(CHANGELIST), params)
+
+    assert response.status_code == 400  # DisallowedModelAdminLookup: no answer either way
+
+
+def test_declared_filters_and_search_still_work_through_the_url(editor):
+    SettingOverride.objects.set("MAPS_API_KEY", "maps-secret", host="a.example.com")
+    for params in ({"key__exact": "MAPS_API_KEY"}, {"host": "a.example.com"}, {"q": "maps"}):
+        response = editor.get(reverse(CHANGELIST), params)
+        assert response.context["cl"].result_count == 1, params
+
+
+def test_a_key_with_markup_inserted_behind_the_apps_back_is_escaped_in_help_text(editor):
+    key = "<script>alert(1)</script>"
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT, [key, "", '"x"', "2026-01-01 00:00:00+00:00", "2026-01-01 00:00:00+00:00"])
+    row = SettingOverride.objects.get()
+
+    text = editor.get(change_url(row)).content.decode()
+
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_secret_values_are_write_only_in_the_change_form(editor):
+    row = SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token")
+    audits = SettingOverrideChange.objects.count()
+
+    page = editor.get(change_url(row))
+    text = page.content.decode()
+    assert "s3cr3t-token" not in text
+    assert 'type="password"' in text and "leave this empty to keep it" in text
+    assert "hidden_settings" in text  # says where "secret" comes from
+
+    assert editor.post(change_url(row), {"value": ""}).status_code == 302  # left empty: kept
+    assert table() == [("PARTNER_API_TOKEN", "", "s3cr3t-token")]
+    assert SettingOverrideChange.objects.count() == audits  # and nothing recorded
+    assert editor.post(change_url(row), {"value": "new-token"}).status_code == 302
+    assert table() == [("PARTNER_API_TOKEN", "", "new-token")]
+
+
+class ShopSecretsFilter(SafeExceptionReporterFilter):
+    """A project's reporter filter that also hides SHOP_* settings (Django's pattern plus its own)."""
+
+    hidden_settings = re.compile("API|TOKEN|KEY|SECRET|PASS|SIGNATURE|SHOP_", flags=re.I)
+
+
+@pytest.fixture
+def shop_filter(settings):
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = f"{__name__}.ShopSecretsFilter"
+    get_default_exception_reporter_filter.cache_clear()  # Django caches the filter for the process
+    yield
+    get_default_exception_reporter_filter.cache_clear()
+
+
+def test_which_keys_are_secret_follows_the_projects_reporter_filter(editor, shop_filter):
+    row = SettingOverride.objects.set("SHOP_COUPON", "FREE-2026")
+
+    assert "FREE-2026" not in editor.get(reverse(CHANGELIST)).content.decode()
+    assert "FREE-2026" not in editor.get(change_url(row)).content.decode()
+    assert "FREE-2026" not in editor.get(reverse(EFFECTIVE)).content.decode()
+
+
+def test_the_host_filter_lists_a_few_hosts_and_finds_the_others_by_typing(editor):
+    SettingOverride.objects.bulk_create(
+        SettingOverride(key="SESSION_EXPIRE_SECONDS", host=f"t{number:04}.example.com", value=600)
+        for number in range(500)
+    )
+
+    page = editor.get(reverse(CHANGELIST))
+    text = page.content.decode()
+    [host_filter, _key_filter] = page.context["cl"].filter_specs
+    assert len(host_filter.lookup_choices) == 10
+    assert "t0499.example.com" not in text  # neither listed nor in a datalist
+    assert 'data-host-autocomplete="' + reverse("admin:request_settings_settingoverride_hosts") in text
+
+    typed = editor.get(reverse(CHANGELIST), {"host": "T0499.Example.com:443"})  # the one host rule
+    assert [row.host for row in typed.context["cl"].result_list] == ["t0499.example.com"]
+    suggestions = editor.get(reverse("admin:request_settings_settingoverride_hosts"), {"term": "t04"}).json()
+    assert suggestions["results"] == [f"t{number:04}.example.com" for number in range(400, 420)]
+
+
+def test_the_host_filter_keeps_the_other_filters_and_refuses_a_bad_host(editor):
+    SettingOverride.objects.set("SITE_BANNER", "hi", host="a.example.com")
+
+    text = editor.get(reverse(CHANGELIST), {"key__exact": "SITE_BANNER"}).content.decode()
+    assert '<input type="hidden" name="key__exact" value="SITE_BANNER">' in text
+    response = editor.get(reverse(CHANGELIST), {"host": "http://a.example.com/"}, follow=True)
+    assert response.context["cl"].result_count == 0
+    assert "&#x27;http://a.example.com/&#x27; is not a host: expected" in response.content.decode()
+
+
+def test_long_values_are_cut_in_lists_and_whole_in_the_change_form(editor):
+    row = SettingOverride.objects.set("HUGE_TEXT", "x" * 60_000)
+
+    for url in (reverse(CHANGELIST), reverse(EFFECTIVE)):
+        page = editor.get(url).content.decode()
+        assert "x" * 1000 not in page
+        assert "&quot;" + "x" * 150 in page and "…" in page
+    SettingOverride.objects.set("HUGE_TEXT", "y" * 60_000)
+    history = editor.get(reverse("admin:request_settings_settingoverride_history", args=[row.pk])).content.decode()
+    assert "x" * 1000 not in history and "y" * 1000 not in history
+    assert "y" * 60_000 in editor.get(change_url(row)).content.decode()
+
+
+# -- admin polish ------------------------------------------------------------------------------------------------------
+
+
+def test_the_admins_history_is_the_audit_trail_also_for_rows_written_by_code(editor):
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)  # by code: no LogEntry
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900)
+
+    response = editor.get(reverse("admin:request_settings_settingoverride_history", args=[row.pk]))
+
+    assert response.templates[0].name == "admin/request_settings/audit.html"
+    assert [(item["old"], item["new"]) for item in response.context["changes"]] == [("600", "900"), ("—", "600")]
+    assert response.context["title"] == "History of SESSION_EXPIRE_SECONDS for (all hosts)"
+
+
+def test_no_revert_is_offered_to_the_current_value_and_posting_one_records_nothing(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+
+    response = editor.get(reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS", "host": ""})
+    offered = [(item["new"], item["revertible"]) for item in response.context["changes"]]
+    assert offered == [("600", False), ("900", True), ("600", False)]
+
+    count = SettingOverrideChange.objects.count()
+    first = SettingOverrideChange.objects.get(action="created")
+    reply = editor.post(reverse("admin:request_settings_settingoverride_revert", args=[first.pk]), follow=True)
+    assert "already has that value: nothing changed." in reply.content.decode()
+    assert SettingOverrideChange.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    ("old", "same", "different"), [(6, "6", "6.5"), (True, "true", "1"), ([1, 2], "[1, 2]", "[2, 1]")]
+)
+def test_setting_the_same_value_again_records_nothing(editor, old, same, different):
+    row = SettingOverride.objects.set("SOME_VALUE", old)
+    count = SettingOverrideChange.objects.count()
+
+    assert editor.post(change_url(row), {"value": same}).status_code == 302
+    assert SettingOverrideChange.objects.count() == count
+    assert editor.post(change_url(row), {"value": different}).status_code == 302
+    assert SettingOverrideChange.objects.count() == count + 1  # JSON equality: 1 is not true, [2, 1] is not [1, 2]
+
+
+def test_no_doubled_brackets_around_all_hosts(editor):
+    row = SettingOverride.objects.set("BANNER_TEXT", "hi")
+    response = editor.post(change_url(row), {"value": "hello"}, follow=True)
+    text = response.content.decode()
+    assert "BANNER_TEXT (all hosts)" in text
+    assert "((all hosts))" not in text
