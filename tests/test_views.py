@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from request_settings.models import SettingOverride, SettingOverrideChange
@@ -158,3 +159,95 @@ def test_current_overrides_are_listed_with_secrets_masked(editor):
 
     assert "s3cr3t-token" not in text and "PARTNER_API_TOKEN" in text
     assert "(all hosts)" in text and "&quot;hello&quot;" in text
+
+
+# -- rights, CSRF and secrets ----------------------------------------------------------------------------------------
+
+
+def test_use_the_settings_py_value_needs_the_delete_permission(editor):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900)
+    audits = SettingOverrideChange.objects.count()
+
+    response = editor.post(reverse(TIMEOUT_ALL), {"key": "SESSION_EXPIRE_SECONDS", "value": "", "reset": "on"})
+
+    assert response.status_code == 200
+    [error] = response.context["form"].non_field_errors()
+    assert error.startswith("You may not remove SESSION_EXPIRE_SECONDS for (all hosts)")
+    assert table() == [("SESSION_EXPIRE_SECONDS", "", 900)]
+    assert SettingOverrideChange.objects.count() == audits
+
+
+@override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != "django.middleware.csrf.CsrfViewMiddleware"])
+def test_the_view_protects_itself_without_the_csrf_middleware(django_user_model):
+    strict = Client(enforce_csrf_checks=True)
+    user = django_user_model.objects.create_user("strict")
+    user.user_permissions.set(Permission.objects.filter(codename__in=["add_settingoverride", "change_settingoverride"]))
+    strict.force_login(user)
+
+    response = strict.post(reverse(EDIT), {"key": "X_KEY", "host": "", "value": "1"})
+
+    assert response.status_code == 403
+    assert table() == []
+    token = strict.get(reverse(EDIT)).context["csrf_token"]
+    data = {"key": "X_KEY", "host": "", "value": "1", "csrfmiddlewaretoken": token}
+    assert strict.post(reverse(EDIT), data).status_code == 302
+    assert table() == [("X_KEY", "", 1)]
+
+
+def test_a_secret_is_write_only_in_the_site_form(editor):
+    SettingOverride.objects.set("PARTNER_API_TOKEN", "s3cr3t-token")
+    audits = SettingOverrideChange.objects.count()
+    data = {"key": "PARTNER_API_TOKEN", "host": "", "value": ""}
+
+    assert "s3cr3t-token" not in editor.get(reverse(EDIT)).content.decode()
+    assert editor.post(reverse(EDIT), data).status_code == 302  # left empty: kept, nothing recorded
+    assert table() == [("PARTNER_API_TOKEN", "", "s3cr3t-token")]
+    assert SettingOverrideChange.objects.count() == audits
+    assert editor.post(reverse(EDIT), {**data, "value": "other"}).status_code == 302
+    assert table() == [("PARTNER_API_TOKEN", "", "other")]
+
+
+@pytest.mark.parametrize(
+    ("host", "stored"),
+    [("A.EXAMPLE.COM", "a.example.com"), ("a.example.com:8000", "a.example.com"), ("a.example.com.", "a.example.com")],
+)
+def test_the_site_form_normalises_hosts_like_a_request(editor, host, stored):
+    assert editor.post(reverse(EDIT), {"key": "X_KEY", "host": host, "value": "1"}).status_code == 302
+    assert table() == [("X_KEY", stored, 1)]
+
+
+def test_the_site_form_accepts_a_pattern(editor):
+    assert editor.post(reverse(EDIT), {"key": "X_KEY", "host": "*.Example.com", "value": "1"}).status_code == 302
+    assert table() == [("X_KEY", "*.example.com", 1)]
+    assert "*.example.com" in editor.get(reverse(EDIT)).content.decode()
+
+
+# -- the default template ---------------------------------------------------------------------------------------------
+
+
+def test_the_default_page_is_complete_and_accessible(editor):
+    response = editor.post(reverse(TIMEOUT), {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "soon"})
+    text = response.content.decode()
+
+    assert text.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in text and '<meta name="viewport"' in text
+    assert "<main" in text and "<h1>Change a setting</h1>" in text
+    assert '<label for="id_value">' in text  # every input has its label
+    assert 'aria-describedby="id_value_error' in text or 'aria-invalid="true"' in text
+    assert "<style>" in text  # looks right without the project's own base template
+
+
+def test_the_page_is_restyled_by_extending_its_blocks(editor):
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        '{% extends "request_settings/setting_override_form.html" %}'
+        '{% block style %}<link rel="stylesheet" href="/site.css">{% endblock %}'
+        "{% block content %}<p>Before.</p>{{ block.super }}{% endblock %}"
+    )
+    page = editor.get(reverse(EDIT))
+
+    text = template.render({"form": page.context["form"], "title": page.context["title"]})
+
+    assert '<link rel="stylesheet" href="/site.css">' in text and "<style>" not in text
+    assert "<p>Before.</p>" in text and 'name="value"' in text
