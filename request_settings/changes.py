@@ -8,6 +8,7 @@ table again.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
@@ -42,8 +43,10 @@ def record(using: str, key: str, host: str) -> int:
 def _bump(using: str) -> int:
     versions = ChangeVersion.objects.using(using)
     if not versions.filter(id=_ROW).update(version=F("version") + 1):
-        # The row is gone (a test's flush, a restored dump): start again above every version still logged.
-        start = (ChangedRow.objects.using(using).aggregate(top=Max("version"))["top"] or 0) + 1
+        # The row is gone (a test's flush, a restored dump). Starting again at 1 could land on a version a process
+        # already holds, which it would take for "unchanged": start above any count instead, from the clock.
+        logged = ChangedRow.objects.using(using).aggregate(top=Max("version"))["top"] or 0
+        start = max(logged + 1, int(time.time() * 1000))
         try:
             with transaction.atomic(using=using):
                 versions.create(id=_ROW, version=start)
@@ -76,7 +79,16 @@ def with_version(rows: QuerySet[Any], using: str) -> QuerySet[Any]:
     return combined
 
 
-def changed_since(using: str, version: int, upto: int) -> set[tuple[str, str]]:
-    """The ``(key, host)`` pairs changed by versions ``version + 1`` to ``upto``."""
+def changed_since(using: str, version: int, upto: int) -> set[tuple[str, str]] | None:
+    """The ``(key, host)`` pairs changed by versions ``version + 1`` to ``upto``; None if the log misses one.
+
+    Committed versions have no gaps (a rolled-back write rolls its bump back too), so a missing one means the log
+    was pruned or the table reset: the caller must read the whole table.
+    """
+    if upto - version > KEEP:
+        return None
     rows = ChangedRow.objects.using(using).filter(version__gt=version, version__lte=upto)
-    return set(rows.values_list("key", "host"))
+    logged = list(rows.values_list("version", "key", "host"))
+    if {entry[0] for entry in logged} != set(range(version + 1, upto + 1)):
+        return None
+    return {(key, host) for _version, key, host in logged}

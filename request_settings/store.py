@@ -231,11 +231,9 @@ class SnapshotStore:
         version = changes.current(using)
         if version == current.version:
             return current
-        if version < current.version or version - current.version > changes.KEEP:
+        pairs = changes.changed_since(using, current.version, version) if version > current.version else None
+        if pairs is None or len(pairs) > _MAX_CHANGES:
             return self._read_all(model, using)  # the table was reset, or the log no longer reaches back
-        pairs = changes.changed_since(using, current.version, version)
-        if len(pairs) > _MAX_CHANGES:
-            return self._read_all(model, using)
         keys, hosts = {key for key, _host in pairs}, {host for _key, host in pairs}
         rows = model._default_manager.using(using).filter(key__in=keys, host__in=hosts)
         found = {(key, host): value for key, host, value in rows.values_list("key", "host", "value")}

@@ -12,7 +12,11 @@ from request_settings.store import store
 
 
 @pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Iterator[None]:
+def _fresh_snapshot(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A clean store per test, except in tests marked ``keep_snapshot``: they run as a project's tests would."""
+    if request.node.get_closest_marker("keep_snapshot"):
+        yield
+        return
     store.reset()
     yield
     store.reset()
