@@ -4,7 +4,14 @@ import pytest
 from django.test import RequestFactory
 
 from request_settings.exceptions import InvalidHost
-from request_settings.hosts import clean_host, host_from_request, matching_patterns, normalise_host, pattern_covers
+from request_settings.hosts import (
+    clean_host,
+    host_from_request,
+    matching_patterns,
+    normalise_host,
+    pattern_covers,
+    snapshot_host,
+)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +124,77 @@ def test_matching_patterns_most_specific_first():
 )
 def test_pattern_covers_subdomains_and_narrower_patterns_only(host, covered):
     assert pattern_covers("*.example.com", host) is covered
+
+
+def _known(*hosts):
+    from request_settings.snapshot import build
+
+    return build([("TENANT_BANNER", host, "x") for host in hosts], 1)
+
+
+def _reference(request, snapshot):
+    """What the slow path gives: get_host() validated by ALLOWED_HOSTS, then normalised; "" when refused."""
+    host = host_from_request(request)
+    return host if host and snapshot.has_rows(host) else None
+
+
+HEADERS = [
+    {"HTTP_HOST": "shop.example.com"},
+    {"HTTP_HOST": "Shop.Example.COM:8443"},
+    {"HTTP_HOST": "shop.example.com."},
+    {"HTTP_HOST": "shop.example.com.:80"},
+    {"HTTP_HOST": "[::1]:8000"},
+    {"HTTP_HOST": "evil.test"},
+    {"HTTP_HOST": "shop.evil.test"},
+    {"HTTP_HOST": "shop.example.com/evil"},
+    {"HTTP_HOST": "shop.example.com@evil.test"},
+    {"HTTP_HOST": ""},
+    {"SERVER_NAME": "shop.example.com", "SERVER_PORT": "80"},
+    {"HTTP_HOST": "other.example.com", "HTTP_X_FORWARDED_HOST": "shop.example.com"},
+    {"HTTP_HOST": "shop.example.com", "HTTP_X_FORWARDED_HOST": "evil.test"},
+]
+
+
+@pytest.mark.parametrize("forwarded", [False, True])
+@pytest.mark.parametrize("meta", HEADERS)
+def test_the_fast_path_agrees_with_get_host_for_every_host_that_has_rows(meta, forwarded, settings):
+    settings.USE_X_FORWARDED_HOST = forwarded
+    settings.ALLOWED_HOSTS = [".example.com", "[::1]"]
+    snapshot = _known("shop.example.com", "[::1]", "shop.evil.test")
+    for _ in range(2):  # the second time from the per-snapshot memory
+        request = RequestFactory().get("/", **meta)
+        if "HTTP_HOST" in meta and not meta["HTTP_HOST"]:
+            del request.META["HTTP_HOST"]
+        fast = snapshot_host(request, snapshot)
+        expected = _reference(request, snapshot)
+        if expected is None:  # no rows of its own: the all-hosts layer, whatever the host
+            assert not snapshot.has_rows(fast)
+        else:
+            assert fast == expected
+
+
+def test_with_debug_and_no_allowed_hosts_localhost_is_allowed_as_django_does(settings):
+    settings.DEBUG, settings.ALLOWED_HOSTS = True, []
+    snapshot = _known("a.localhost", "a.example.com")
+    assert snapshot_host(RequestFactory().get("/", HTTP_HOST="a.localhost:8000"), snapshot) == "a.localhost"
+    assert snapshot_host(RequestFactory().get("/", HTTP_HOST="a.example.com"), snapshot) == ""
+
+
+def test_only_hosts_with_rows_are_remembered_and_the_memory_is_bounded(settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    snapshot = _known("shop.example.com")
+    for n in range(500):
+        snapshot_host(RequestFactory().get("/", HTTP_HOST=f"stranger{n}.example.com"), snapshot)
+        snapshot_host(RequestFactory().get("/", HTTP_HOST=f"shop.example.com:{8000 + n}"), snapshot)
+    assert set(snapshot.raw_hosts.values()) == {"shop.example.com"}
+    assert len(snapshot.raw_hosts) == snapshot.raw_hosts_limit == 8
+
+
+@pytest.mark.django_db
+def test_a_changed_allowed_hosts_is_obeyed_at_once(client, settings):
+    from request_settings.models import SettingOverride
+
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="shop.example.com")
+    assert client.get("/echo/", HTTP_HOST="shop.example.com").json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
+    settings.ALLOWED_HOSTS = ["testserver"]
+    assert client.get("/echo/", HTTP_HOST="shop.example.com").status_code == 400

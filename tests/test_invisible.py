@@ -6,12 +6,11 @@ middleware stack. Django's own test modules are the larger proof (tests/django_s
 
 from __future__ import annotations
 
+import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
-
-import pytest
 
 from request_settings.models import SettingOverride
 from request_settings.store import store

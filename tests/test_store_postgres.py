@@ -13,7 +13,8 @@ from unittest import mock
 import pytest
 from django.db import connection, connections, transaction
 
-from request_settings import changes, store as store_module
+from request_settings import changes
+from request_settings import store as store_module
 from request_settings.models import SettingOverride
 from request_settings.store import store
 
@@ -27,7 +28,7 @@ def _on_postgres():
 
 
 def no_local_invalidation():
-    return mock.patch.object(store_module, "_Committed", side_effect=lambda *args: (lambda: None))
+    return mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None)
 
 
 def test_a_later_writer_waits_for_the_earlier_one_so_no_change_is_skipped():
