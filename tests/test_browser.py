@@ -140,3 +140,91 @@ def test_a_per_host_session_timeout_set_in_the_admin_expires_only_that_hosts_ses
     assert list(SettingOverrideChange.objects.values_list("key", "host", "action", "username")) == [
         ("SESSION_EXPIRE_SECONDS", "a.localhost", "created", "staff")
     ]
+
+
+TENANT_PASSWORD = "tenant-pw"
+
+
+def drive_tenant(sync_playwright, port: int, theirs: int) -> dict[str, object]:
+    """A tenant editor of a.localhost in the admin; ``theirs`` is the id of b.localhost's row."""
+    seen: dict[str, object] = {}
+    a = f"http://a.localhost:{port}"
+    admin = f"{a}/admin/request_settings/settingoverride"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.goto(f"{a}/admin/login/?next=/admin/")
+            page.fill("#id_username", "tenant")
+            page.fill("#id_password", TENANT_PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{a}/admin/")
+
+            # The changelist lists their host's rows only.
+            page.goto(f"{admin}/")
+            seen["rows"] = page.inner_text("#result_list")
+            seen["count"] = page.inner_text(".paginator")
+            page.screenshot(path=str(ARTIFACTS / "tenant-changelist.png"), full_page=True)
+
+            # They change their session timeout through the change form.
+            page.click("#result_list a:text('SESSION_EXPIRE_SECONDS')")
+            page.wait_for_url(f"{admin}/*/change/")
+            page.fill("#id_value", "120")
+            page.screenshot(path=str(ARTIFACTS / "tenant-change-form.png"), full_page=True)
+            page.click("input[name=_save]")
+            page.wait_for_url(f"{admin}/")
+            seen["saved"] = page.inner_text("ul.messagelist")
+            seen["echo"] = page.goto(f"{a}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+
+            # Another host's row by URL: the admin says it does not exist; its effective settings are forbidden.
+            page.goto(f"{admin}/{theirs}/change/")
+            seen["theirs_url"] = page.url
+            seen["theirs_message"] = page.inner_text("ul.messagelist")
+            page.screenshot(path=str(ARTIFACTS / "tenant-other-row.png"), full_page=True)
+            seen["theirs_effective"] = page.goto(f"{admin}/effective/?host=b.localhost").status
+            seen["theirs_history"] = page.goto(f"{admin}/{theirs}/history/").url
+        finally:
+            browser.close()
+    return seen
+
+
+def test_a_tenant_editor_sees_and_changes_only_their_hosts_session_timeout(
+    sync_playwright, live_server, settings, django_user_model
+):
+    from request_settings.models import SettingGrant, SettingOverride, SettingOverrideChange
+
+    settings.ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1"]
+    settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "request_settings.backends.GrantBackend",
+    ]
+    tenant = django_user_model.objects.create_user("tenant", password=TENANT_PASSWORD, is_staff=True)
+    SettingGrant.objects.create(user=tenant, hosts="a.localhost", keys="SESSION_*", can_edit=True)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host="a.localhost")
+    theirs = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 900, host="b.localhost")
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 1200)
+    port = int(live_server.url.rsplit(":", 1)[1])
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        seen = executor.submit(drive_tenant, sync_playwright, port, theirs.pk).result(timeout=120)
+
+    assert "a.localhost" in seen["rows"] and "b.localhost" not in seen["rows"] and "(all hosts)" not in seen["rows"]
+    assert seen["count"].strip().startswith("1 setting override")
+    assert "SESSION_EXPIRE_SECONDS (a.localhost)" in seen["saved"]
+    assert seen["echo"] == 120
+    a = f"http://a.localhost:{port}"
+    assert seen["theirs_url"] == f"{a}/admin/"
+    assert f"{theirs.pk}" in seen["theirs_message"] and "Perhaps it was deleted?" in seen["theirs_message"]
+    assert seen["theirs_effective"] == 403
+    assert seen["theirs_history"] == f"{a}/admin/"
+    assert sorted(SettingOverride.objects.values_list("host", "value")) == [
+        ("", 1200),
+        ("a.localhost", 120),
+        ("b.localhost", 900),
+    ]
+    latest = SettingOverrideChange.objects.first()
+    assert (latest.host, latest.old_value, latest.new_value, latest.username) == ("a.localhost", 600, 120, "tenant")
+    for name in ("tenant-changelist.png", "tenant-change-form.png", "tenant-other-row.png"):
+        assert (ARTIFACTS / name).stat().st_size > 0
