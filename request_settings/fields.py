@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
+from request_settings.jsonfield import Undecodable
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -60,6 +61,8 @@ class JSONOrTextField(forms.CharField):
 
     def prepare_value(self, value: Any) -> Any:
         """The text that parses back to ``value``: the string "42" shows quoted, or it would come back a number."""
+        if isinstance(value, Undecodable):
+            return value.raw  # shown as stored; saving it again is refused with the decoder's reason
         if isinstance(value, str) and not _parses_as_json(value):
             return value
         return json.dumps(value)
@@ -77,6 +80,8 @@ class JSONTextField(forms.JSONField):
     """A JSON list or object for a settings.py value of that type, shown as compact JSON."""
 
     def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Undecodable):
+            return value.raw
         return value if isinstance(value, str) else json.dumps(value)
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from request_settings import policy
 from request_settings.exceptions import InvalidHost
 from request_settings.hosts import ALL_HOSTS_LABEL, clean_host, is_pattern, pattern_covers
+from request_settings.jsonfield import TolerantJSONField, Undecodable
 from request_settings.signals import override_changed
 
 if TYPE_CHECKING:
@@ -27,39 +28,9 @@ if TYPE_CHECKING:
 
 _Override = TypeVar("_Override", bound="AbstractSettingOverride")
 
-__all__ = ["ALL_HOSTS_LABEL"]  # re-exported: the label's historical home
+__all__ = ["ALL_HOSTS_LABEL", "Undecodable"]  # re-exported
 
 
-class Undecodable:
-    """A stored value that Python's JSON decoder refuses (a number of over 4,300 digits, a list nested 990 deep).
-
-    Such a row can only be written behind the app's back; readers get this marker instead of an exception, so one
-    bad row never takes down requests, checks, migrate or the command: they skip it, show it, or delete it.
-    """
-
-    __slots__ = ("error", "raw")
-
-    def __init__(self, raw: str, error: BaseException) -> None:
-        self.raw = raw
-        self.error = f"{type(error).__name__}: {str(error)[:200]}"
-
-    def __repr__(self) -> str:
-        return f"<undecodable JSON: {self.error}>"
-
-
-class TolerantJSONField(models.JSONField):  # type: ignore[type-arg,unused-ignore]
-    """A JSONField whose reads never raise: an undecodable stored value comes back as ``Undecodable``."""
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        try:
-            return super().from_db_value(value, expression, connection)
-        except (ValueError, RecursionError) as error:
-            return Undecodable(value, error)
-
-    def deconstruct(self) -> Any:
-        # The column is a plain JSONField: migrations (ours and those of custom override models) need not know.
-        name, _path, args, kwargs = super().deconstruct()
-        return name, "django.db.models.JSONField", args, kwargs
 
 
 def in_brackets(host: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from request_settings import overlay, policy
 from request_settings.hosts import is_pattern, matching_patterns
-from request_settings.models import Undecodable
+from request_settings.jsonfield import Undecodable
 
 logger = logging.getLogger("request_settings")
 

@@ -27,7 +27,8 @@ from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
 from request_settings.hosts import clean_host
-from request_settings.models import get_override_model
+from request_settings.jsonfield import Undecodable
+from request_settings.models import get_override_model, in_brackets
 
 _MISSING = object()
 _NOT_SET = "(not set)"
@@ -244,6 +245,11 @@ class Command(BaseCommand):
             rows = rows.filter(host=host)
         # Sorted here, not by the database: a collation must not change the file.
         found = sorted(rows.values_list("key", "host", "value"), key=lambda row: (row[1], row[0]))
+        for key, row_host, value in found:
+            if isinstance(value, Undecodable):
+                reason = f"its stored value cannot be decoded ({value.error})"
+                self.stderr.write(f"Skipped {key} {in_brackets(row_host)}: {reason}.")
+        found = [row for row in found if not isinstance(row[2], Undecodable)]
         lines = [
             json.dumps({"key": key, "host": row_host, "value": value}, ensure_ascii=False)
             for key, row_host, value in found
