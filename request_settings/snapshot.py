@@ -182,6 +182,7 @@ def build(rows: Iterable[Row], version: int, *, now: float | None = None) -> Sna
             host_rows = buckets[hash(host) & _MASK].setdefault(host, {})
             host_rows[key] = accepted  # type: ignore[index]  # built here, frozen once published
         count += 1
+    judge.log_skipped()
     patterns = frozenset(host for bucket in buckets for host in bucket if is_pattern(host))
     return Snapshot(version, buckets, all_hosts, patterns, count, loaded_at=now, full_at=now)
 
@@ -192,6 +193,8 @@ class Judge:
     def __init__(self) -> None:
         self.keys: dict[str, str] = {}
         self._rules: dict[str, tuple[str | None, policy.Validator | None]] = {}
+        self._skipped: dict[tuple[str, str], list[str]] = {}
+        """(key, reason) -> hosts: logged once per reason, however many hosts (a refused key on 100k hosts)."""
 
     def __call__(self, key: str, host: str, value: Any) -> Any:
         """The value to serve (coerced to the settings.py type), or ``DELETED`` when the row must be skipped."""
@@ -209,6 +212,17 @@ class Judge:
             problem = check(value) if check else None
             reason = refused or (f"{value!r} is not valid, expected {problem}" if problem else None)
         if reason:
-            logger.warning("Skipped the override of %s for host %r: %s.", key, host, reason)
+            self._skipped.setdefault((key, reason), []).append(host)
             return DELETED
         return policy.coerce(key, value)
+
+    def log_skipped(self) -> None:
+        for (key, reason), hosts in self._skipped.items():
+            if len(hosts) == 1:
+                logger.warning("Skipped the override of %s for host %r: %s.", key, hosts[0], reason)
+            else:
+                shown = ", ".join(repr(host) for host in hosts[:3]) + (
+                    f" and {len(hosts) - 3} more" if len(hosts) > 3 else ""
+                )
+                logger.warning("Skipped the override of %s for %d hosts (%s): %s.", key, len(hosts), shown, reason)
+        self._skipped.clear()

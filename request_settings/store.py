@@ -241,6 +241,7 @@ class SnapshotStore:
         updates = {
             (key, host): judge(key, host, found[key, host]) if (key, host) in found else DELETED for key, host in pairs
         }
+        judge.log_skipped()
         return current.changed(updates, version, loaded_at=self.timer())
 
     def _own_uncommitted(self) -> Snapshot | None:

@@ -157,3 +157,13 @@ def test_a_full_read_removes_descriptors_of_deleted_keys_after_one_more_generati
     store.refresh(full=True)
     assert not overlay.is_overridable("SHORT_LIVED_KEY")
     assert not hasattr(settings, "SHORT_LIVED_KEY")
+
+
+def test_a_refused_key_on_many_hosts_is_logged_once_not_once_per_host(caplog):
+    rows = [("SECRET_KEY", f"t{n}.example.com", "stolen") for n in range(1000)]
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        build([*rows, ("SECRET_KEY", "", "stolen")], 1)
+    assert caplog.messages == [
+        "Skipped the override of SECRET_KEY for 1001 hosts ('t0.example.com', 't1.example.com', 't2.example.com' "
+        "and 998 more): security-critical."
+    ]
