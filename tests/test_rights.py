@@ -156,3 +156,38 @@ def test_plain_model_backend_is_never_asked_row_by_row(django_user_model, rows, 
     user.get_all_permissions()
     with django_assert_num_queries(0):  # nothing granted: Django knows the answer is empty without asking
         assert rights.filter_allowed(user, SettingOverride.objects.all()).count() == 0
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_granted_hosts_are_the_grants_hosts_and_the_rows_allowed(django_user_model, rows):
+    user = django_user_model.objects.create_user("tenant")
+    SettingGrant.objects.create(user=user, hosts="new.example.com *.shop.example.org", keys="*", can_edit=True)
+    SettingGrant.objects.create(user=user, hosts="b.example.com", keys="SITE_TITLE", can_edit=False)
+    SettingGrant.objects.create(user=user, hosts="c.example.com", keys="", can_edit=True)  # no key: no host
+    user = fresh(user)
+
+    assert rights.granted_hosts(user, "change") == ["*.shop.example.org", "new.example.com"]
+    assert rights.granted_hosts(user, "view") == ["*.shop.example.org", "b.example.com", "new.example.com"]
+    operator = django_user_model.objects.create_user("operator")
+    operator.user_permissions.add(Permission.objects.get(codename="change_settingoverride"))
+    assert rights.granted_hosts(fresh(operator), "change") is None  # any host
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, f"{__name__}.OddRowsBackend"])
+def test_granted_hosts_of_a_backend_without_hooks_are_the_hosts_of_its_rows(django_user_model, rows):
+    user = fresh(django_user_model.objects.create_user("rules"))
+    assert rights.granted_hosts(user, "view") == ["", "a.example.com", "b.example.com", "c.example.com"]
+    assert rights.granted_hosts(AnonymousUser(), "view") == []
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[MODEL, GRANTS])
+def test_viewable_rows_are_those_one_may_view_or_change(django_user_model, rows):
+    user = django_user_model.objects.create_user("tenant")
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="PAGE_SIZE", can_edit=True)
+    assert sorted(rights.filter_viewable(fresh(user), SettingOverride.objects.all()).values_list("key", "host")) == [
+        ("PAGE_SIZE", "a.example.com")
+    ]
+    changer = django_user_model.objects.create_user("changer")
+    changer.user_permissions.add(Permission.objects.get(codename="change_settingoverride"))
+    everything = SettingOverride.objects.all()
+    assert rights.filter_viewable(fresh(changer), everything) is everything  # change without view: Django shows all
