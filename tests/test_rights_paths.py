@@ -332,3 +332,32 @@ def test_grants_are_edited_only_with_the_grant_model_permissions(tenant, django_
     assert SettingGrant.objects.filter(user=tenant.user).count() == 2
     bad = client.post(reverse("admin:request_settings_settinggrant_add"), {"hosts": "http://x/", "keys": "x"})
     assert set(bad.context["adminform"].form.errors) == {"hosts", "keys", "__all__"}
+
+
+def test_a_pattern_grant_types_its_host_in_the_site_form(django_user_model, rows):
+    client = login(django_user_model, "wild", hosts="*.example.com", keys="SESSION_*")
+    page = client.get(reverse("request_settings:edit"))
+    text = page.content.decode()
+    assert 'list="id_host_options"' in text and '<option value="*.example.com">' in text  # suggested, not a select
+
+    ok = client.post(
+        reverse("request_settings:edit"), {"key": "SESSION_EXPIRE_SECONDS", "host": "new.example.com", "value": "90"}
+    )
+    apex = client.post(
+        reverse("request_settings:edit"), {"key": "SESSION_EXPIRE_SECONDS", "host": "example.com", "value": "90"}
+    )
+
+    assert ok.status_code == 302 and apex.status_code == 200
+    assert SettingOverride.objects.get(host="new.example.com").value == 90
+    assert not SettingOverride.objects.filter(host="example.com").exists()
+
+
+def test_the_history_of_a_host_no_request_can_have_is_refused(tenant, rows):
+    assert (
+        tenant.get(url("audit"), {"key": "SESSION_EXPIRE_SECONDS", "host": "http://a.example.com/"}).status_code == 403
+    )
+
+
+def test_the_host_autocomplete_without_a_term_lists_what_they_may_see(django_user_model, rows):
+    client = login(django_user_model, "wild", hosts="*.example.com")
+    assert client.get(url("hosts")).json() == {"results": ["*.example.com", "a.example.com", "b.example.com"]}
