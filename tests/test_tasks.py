@@ -173,11 +173,13 @@ async def test_async_enqueue_and_an_async_task(task_framework, hosts):
         await tasks["read"].aenqueue(7, flag=True)
     async with request_settings.activate():
         await tasks["read"].aenqueue()
+    await tasks["aread"].aenqueue()
     worked = await asyncio.to_thread(task_framework.work)
     assert worked == [
         expected("b.example.com", 2),
         {**expected("b.example.com", 2), "kwargs": {"flag": True}},  # the function never receives the host
         {"host": "", "kwargs": {}, **SETTINGS_PY, "BANNER_TEXT": "everyone"},
+        {"host": None, "kwargs": {}, **SETTINGS_PY},
     ]
 
 
