@@ -82,12 +82,12 @@ def keys_in_view() -> list[str]:
     return sorted(set(in_use) | set(conf.FIELDS))
 
 
-def row_problem(key: str, value: Any) -> str | None:
+def row_problem(key: str, value: Any, host: str) -> str | None:
     """Why the snapshot skips a row, in words (the same judgement as ``store.build_snapshot``); None if it applies."""
     reason = policy.refusal(key)
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"
-    accepted = policy.value_problem(key, value)
+    accepted = policy.value_problem(key, value, host=host)
     return None if accepted is None else f"{value!r} is not valid for {key}, expected {accepted}"
 
 
@@ -119,7 +119,7 @@ def _resolve_key(key: str, host: str, order: list[str], rows: dict[str, Any]) ->
         if row_host not in rows:
             continue
         value = rows[row_host]
-        problem = row_problem(key, value)
+        problem = row_problem(key, value, row_host)
         if problem is not None:
             ignored.append((row_host, problem))
             continue

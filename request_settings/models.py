@@ -31,8 +31,6 @@ _Override = TypeVar("_Override", bound="AbstractSettingOverride")
 __all__ = ["ALL_HOSTS_LABEL", "Undecodable"]  # re-exported
 
 
-
-
 def in_brackets(host: str) -> str:
     """``(shop.example.com)`` or ``(all hosts)`` after a key: the label has its own brackets, never doubled."""
     return f"({host})" if host else str(ALL_HOSTS_LABEL)
@@ -57,19 +55,31 @@ def validate_host(host: str) -> None:
         )
 
 
-def validate_override(key: str, value: Any) -> None:
-    """Raise ValidationError naming the key, the value and what is accepted, if the policy refuses them."""
+def shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` for a message: cut short, and never raising for a value nested past the recursion limit."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a value nested too deeply to show>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def validate_override(key: str, value: Any, host: str | None = None) -> None:
+    """Raise ValidationError naming the key, the value and what is accepted, if the policy refuses them.
+
+    ``host`` is the row's (``""`` for all hosts): some rules depend on it (a cookie domain must contain it).
+    """
     reason = policy.refusal(key)
     if reason is not None:
         raise ValidationError(
             {"key": _("%(key)s cannot be overridden: %(reason)s.") % {"key": key, "reason": reason}},
             code="refused",
         )
-    problem = policy.value_problem(key, value)
+    problem = policy.value_problem(key, value, host=host)
     if problem is not None:
         raise ValidationError(
-            {"value": _("%(value)r is not a valid value for %(key)s: expected %(accepted)s.")
-             % {"value": value, "key": key, "accepted": problem}},
+            {"value": _("%(value)s is not a valid value for %(key)s: expected %(accepted)s.")
+             % {"value": shown(value), "key": key, "accepted": problem}},
             code="invalid_value",
         )  # fmt: skip
 
@@ -80,7 +90,7 @@ class SettingOverrideManager(models.Manager[_Override]):
     def set(self, key: str, value: Any, host: str = "", user: UserLike = None) -> _Override:
         """Create or update the override of ``key`` for ``host``; raise ValidationError and write nothing if bad."""
         host = self._clean_host(host)
-        validate_override(key, value)
+        validate_override(key, value, host)
         using = router.db_for_write(self.model)
         with transaction.atomic(using=using):
             row: _Override | None = self.select_for_update().filter(key=key, host=host).first()
@@ -210,7 +220,7 @@ class AbstractSettingOverride(models.Model):
         return f"{self.key} {in_brackets(self.host)}"
 
     def clean(self) -> None:
-        validate_override(self.key, self.value)
+        validate_override(self.key, self.value, self.host)
 
 
 class SettingOverride(AbstractSettingOverride):

@@ -209,7 +209,7 @@ class Judge:
         if isinstance(value, Undecodable):
             reason = f"its stored value cannot be decoded ({value.error})"
         else:
-            problem = check(value) if check else None
+            problem = check(value, host=host) if check else None  # type: ignore[call-arg]
             reason = refused or (f"{value!r} is not valid, expected {problem}" if problem else None)
         if reason:
             self._skipped.setdefault((key, reason), []).append(host)

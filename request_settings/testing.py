@@ -43,7 +43,7 @@ class override_request_settings(TestContextDecorator):
 
     def enable(self) -> Mapping[str, Any]:
         for key, value in self.values.items():
-            validate_override(key, value)
+            validate_override(key, value, self.host or "")
         pin_token = overlay.pin(self.host, self.values)
         layer_token = None
         if self.host is None:

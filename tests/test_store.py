@@ -431,3 +431,36 @@ def test_a_tuple_in_settings_py_comes_back_as_a_tuple():
 
     snapshot = build([("TUPLE_SETTING", "", ["c"])], 1)
     assert snapshot.all_hosts["TUPLE_SETTING"] == ("c",)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_that_depend_on_the_rows_host_apply_to_every_path(clock, caplog):
+    # A cookie domain must contain the row's host (else staff of that host are locked out): the write API refuses
+    # it, and a row written behind the app's back is skipped by the snapshot.
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="SESSION_COOKIE_DOMAIN"):
+        SettingOverride.objects.set("SESSION_COOKIE_DOMAIN", "other.example.com", host="a.example.com")
+    SettingOverride.objects.set("SESSION_COOKIE_DOMAIN", "a.example.com", host="a.example.com")
+    raw_insert("SESSION_COOKIE_DOMAIN", "b.example.com", json.dumps("a.example.com"))
+    store.reset()
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        snapshot = store.get()
+    assert snapshot.rows_of("a.example.com") == {"SESSION_COOKIE_DOMAIN": "a.example.com"}
+    assert snapshot.rows_of("b.example.com") is None
+    assert any(
+        m.startswith("Skipped the override of SESSION_COOKIE_DOMAIN for host 'b.example.com'") for m in caplog.messages
+    )
+
+
+@pytest.mark.django_db
+def test_a_value_nested_past_the_recursion_limit_is_refused_with_a_message_not_a_crash():
+    from django.core.exceptions import ValidationError
+
+    value: list = []
+    for _ in range(5000):
+        value = [value]
+    with pytest.raises(ValidationError) as raised:
+        SettingOverride.objects.set("TENANT_BANNER", value)
+    assert "TENANT_BANNER" in str(raised.value)
+    assert not SettingOverride.objects.exists()

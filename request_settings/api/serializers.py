@@ -48,7 +48,7 @@ class OverrideSerializer(serializers.Serializer[Any]):
         return is_secret(obj.key)
 
     def get_problem(self, obj: Any) -> str | None:
-        return row_problem(obj.key, obj.value)
+        return row_problem(obj.key, obj.value, obj.host)
 
     def get_updated_by(self, obj: Any) -> str | None:
         user = obj.updated_by

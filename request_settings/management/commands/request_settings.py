@@ -79,12 +79,12 @@ def _messages(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-def _row_problem(key: str, value: Any) -> str | None:
-    """Why a stored row is skipped by the snapshot (store.build_snapshot), if it is."""
+def _row_problem(key: str, value: Any, host: str) -> str | None:
+    """Why a stored row is skipped by the snapshot (snapshot.build), if it is."""
     reason = policy.refusal(key)
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"
-    accepted = policy.value_problem(key, value)
+    accepted = policy.value_problem(key, value, host=host)
     return None if accepted is None else f"{_json(value)} is not valid for {key}, expected {accepted}"
 
 
@@ -203,7 +203,7 @@ class Command(BaseCommand):
         width = max((len(host_label(row_host)) for row_host, _key, _value in found), default=0)
         for row_host, key, value in found:
             line = f"{host_label(row_host):<{width}}  {key} = {display_value(key, value)}"
-            problem = _row_problem(key, value)
+            problem = _row_problem(key, value, row_host)
             self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
         self._warn_if_disabled()
 
@@ -223,7 +223,7 @@ class Command(BaseCommand):
         for source_host, source in sources:
             if source_host not in rows:
                 continue
-            problem = _row_problem(key, rows[source_host])
+            problem = _row_problem(key, rows[source_host], source_host)
             if problem is not None:
                 self.stderr.write(f"The {source} is ignored: {problem}.")
                 continue
