@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 TENANT_KEY = "LOAD_TENANT"
@@ -30,6 +34,12 @@ class Result:
     values: dict[str, object] = field(default_factory=dict)
     pid: int | None = None
     error: str | None = None
+    served: float | None = None
+    """When the server read the values (``time.monotonic()``, the same clock here); None for a failure."""
+
+    @property
+    def at(self) -> float:
+        return self.start if self.served is None else self.served
 
 
 class Load:
@@ -47,6 +57,7 @@ class Load:
         max_requests: int = 200_000,
         keep_alive: bool = False,
         record: bool = True,
+        rate: float | None = None,
     ) -> None:
         self.port = port
         self.hosts = hosts
@@ -56,6 +67,8 @@ class Load:
         self.max_requests = max_requests
         self.keep_alive = keep_alive
         self.record = record
+        self.interval = threads / rate if rate else 0.0
+        """Seconds between two requests of one thread (``rate`` requests/s in all); 0: as fast as answered."""
         self.results: list[Result] = []
         self.count = 0
         self._stop = threading.Event()
@@ -87,7 +100,11 @@ class Load:
         deadline = time.monotonic() + self.max_seconds
         connection: http.client.HTTPConnection | None = None
         index = number
+        slot = time.monotonic() + self.interval * number / self.threads  # the threads' slots interleave
         while not self._stop.is_set() and time.monotonic() < deadline:
+            if self.interval:
+                slot = max(slot + self.interval, time.monotonic())
+                self._stop.wait(slot - time.monotonic())
             with self._lock:
                 if self.count >= self.max_requests:
                     return
@@ -123,11 +140,79 @@ class Load:
             data = json.loads(body)
         except ValueError:
             return Result(start, end, host, status)  # a plain view: nothing to check
-        return Result(start, end, host, status, data.get("host"), data.get("values", {}), data.get("pid"))
+        return Result(
+            start, end, host, status, data.get("host"), data.get("values", {}), data.get("pid"), served=data.get("at")
+        )
 
     @property
     def rate(self) -> float:
         return self.count / (self.stopped - self.started)
+
+
+class Loads:
+    """One ``Load`` per (port, path) target, run in a child process until ``stop()``; the results as one list.
+
+    A process of its own, so that the client's threads never compete with the test process (the writer whose
+    commits are timed) for one interpreter lock. ``time.monotonic()`` is the same clock in both processes (Linux).
+    """
+
+    def __init__(self, targets: list[tuple[int, str]], hosts: list[str], *, threads: int = 4, **options: Any) -> None:
+        self.config = {"targets": targets, "hosts": hosts, "threads": threads, "options": options}
+        self.results: list[Result] = []
+        self.count = 0
+
+    def __enter__(self) -> Loads:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.load.client", json.dumps(self.config)],
+            cwd=Path(__file__).resolve().parents[2],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.started = float(self.process.stdout.readline())  # every thread is sending
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process.returncode is not None:
+            return
+        output, _ = self.process.communicate("stop\n", timeout=120)  # closes stdin: the child stops and reports
+        if self.process.returncode != 0:
+            raise RuntimeError(f"the load client failed with {self.process.returncode}")
+        report = json.loads(output)
+        self.stopped = report["stopped"]
+        self.count = report["count"]
+        self.results = [
+            Result(*fields[:5], values=fields[5], pid=fields[6], error=fields[7], served=fields[8])
+            for fields in report["results"]
+        ]
+
+    @property
+    def rate(self) -> float:
+        return self.count / (self.stopped - self.started)
+
+
+def _child(config: dict[str, Any]) -> None:
+    """``python -m tests.load.client CONFIG``: load until stdin closes or a limit ends it, then print the results."""
+    loads = [
+        Load(port, config["hosts"], path=path, threads=config["threads"], **config["options"])
+        for port, path in config["targets"]
+    ]
+    for load in loads:
+        load.__enter__()
+    print(time.monotonic(), flush=True)
+    sys.stdin.read()
+    for load in loads:
+        load.stop()
+    results = [
+        [r.start, r.end, r.host, r.status, r.echoed_host, r.values, r.pid, r.error, r.served]
+        for load in loads
+        for r in load.results
+    ]
+    json.dump({"stopped": time.monotonic(), "count": sum(load.count for load in loads), "results": results}, sys.stdout)
 
 
 def failures(results: list[Result]) -> list[Result]:
@@ -152,13 +237,24 @@ def wrong_values(results: list[Result], tenants: set[str]) -> list[Result]:
 
 
 def staleness(results: list[Result], committed_at: float, round_: int) -> float:
-    """Seconds after the change during which a request could still start and get an older round."""
-    stale = [r.start for r in results if r.status == 200 and r.start > committed_at and _round(r) < round_]
+    """Seconds after the change during which a worker still served an older round (its last such read)."""
+    stale = [r.at for r in results if r.status == 200 and r.at > committed_at and _round(r) < round_]
     return max(stale) - committed_at if stale else 0.0
 
 
+def staleness_by_pid(results: list[Result], committed_at: float, round_: int) -> dict[int, float]:
+    """``staleness`` per worker: when each one stopped serving the older round."""
+    last: dict[int, float] = {}
+    for r in results:
+        if r.status == 200 and r.pid and r.at > committed_at:
+            last.setdefault(r.pid, committed_at)
+            if _round(r) < round_:
+                last[r.pid] = max(last[r.pid], r.at)
+    return {pid: at - committed_at for pid, at in last.items()}
+
+
 def pids_serving(results: list[Result], since: float, round_: int) -> set[int]:
-    return {r.pid for r in results if r.status == 200 and r.start > since and _round(r) >= round_ and r.pid}
+    return {r.pid for r in results if r.status == 200 and r.at > since and _round(r) >= round_ and r.pid}
 
 
 def _round(result: Result) -> int:
@@ -171,3 +267,7 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * q // 100))
     return ordered[int(rank) - 1]
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))

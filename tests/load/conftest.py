@@ -56,3 +56,8 @@ def broadcasting(redis_url: str, prefix: str) -> override_settings:
         },
     }
     return override_settings(CACHES=caches, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast")
+
+
+def listening() -> override_settings:
+    """This (test) process sends NOTIFY with its writes, as a worker with REQUEST_SETTINGS_LISTEN = True does."""
+    return override_settings(REQUEST_SETTINGS_LISTEN=True)

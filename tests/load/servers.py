@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +119,38 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+class Fleet:
+    """gunicorn (3 workers x 4 threads, the sync echo) and uvicorn (2 workers, the async echo) on one database.
+
+    Both start together and are loaded together, so "every worker" means the five processes of two servers.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self._stack = ExitStack()
+        self.servers: list[Server] = []
+
+    def __enter__(self) -> Fleet:
+        with ExitStack() as stack:
+            for kind, workers in (("gunicorn", 3), ("uvicorn", 2)):
+                server = Server(kind, self.env, workers=workers, threads=4)
+                stack.push(server)
+                self.servers.append(server)
+            for server in self.servers:
+                server.wait_ready()
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def targets(self) -> list[tuple[int, str]]:
+        """(port, echo path) of each server."""
+        paths = {"gunicorn": "/load/echo/", "uvicorn": "/load/async-echo/"}
+        return [(server.port, paths[server.kind]) for server in self.servers]
+
+    def output(self) -> str:
+        return "\n".join(server.output() for server in self.servers)

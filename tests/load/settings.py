@@ -3,7 +3,8 @@
 What changes between runs comes from the environment, set by the tests: LOAD_DB_NAME and
 LOAD_DB_PORT (PostgreSQL, possibly through a proxy a test cuts; ``sqlite:<path>`` for a file),
 LOAD_REDIS_URL (the broadcast cache; empty for none), LOAD_TTL (REQUEST_SETTINGS_CACHE_TTL),
-LOAD_MIDDLEWARE=0 (without our middleware, for the throughput comparison).
+LOAD_LISTEN=1 (REQUEST_SETTINGS_LISTEN), LOAD_MIDDLEWARE=0 (without our middleware, for the throughput comparison).
+LOAD_POLL (REQUEST_SETTINGS_POLL_INTERVAL; by default its default: the propagation measured is what a project gets).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from tests.settings import MIDDLEWARE as _MIDDLEWARE
 ROOT_URLCONF = "tests.load.urls"
 ALLOWED_HOSTS = [".example.com", "127.0.0.1", "localhost"]
 REQUEST_SETTINGS_CACHE_TTL = float(os.environ.get("LOAD_TTL", "5"))
+REQUEST_SETTINGS_LISTEN = os.environ.get("LOAD_LISTEN") == "1"
+if os.environ.get("LOAD_POLL"):
+    REQUEST_SETTINGS_POLL_INTERVAL = float(os.environ["LOAD_POLL"])
 
 if os.environ.get("LOAD_DB_NAME", "").startswith("sqlite:"):
     DATABASES = {
