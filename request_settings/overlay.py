@@ -61,10 +61,10 @@ class _Overridable:
 
     # Never called (LazySettings defines __setattr__/__delattr__), but their presence makes this a *data*
     # descriptor, which is what lets it win over the values LazySettings caches in the instance __dict__.
-    def __set__(self, instance: LazySettings, value: Any) -> None:
+    def __set__(self, instance: LazySettings, value: Any) -> None:  # pragma: no cover
         LazySettings.__setattr__(instance, self.name, value)
 
-    def __delete__(self, instance: LazySettings) -> None:
+    def __delete__(self, instance: LazySettings) -> None:  # pragma: no cover
         LazySettings.__delattr__(instance, self.name)
 
 

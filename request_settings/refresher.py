@@ -33,6 +33,7 @@ class Refresher(threading.Thread):
         self.next_poll = 0.0
         self.notified = False
         self._listening: Any = None
+        self._listen_down = False
         self.rounds = 0
 
     def stop(self) -> None:
@@ -78,14 +79,18 @@ class Refresher(threading.Thread):
         return max(delay, 0.0)
 
     def wait(self, seconds: float) -> None:
-        if conf.LISTEN and self._listen():
+        if conf.LISTEN:
             try:
-                # In slices, so that stop() is heard within a quarter second.
-                for _notify in self._listening.notifies(timeout=min(max(seconds, 0.001), 0.25), stop_after=1):
-                    self.notified = True
-                return
+                if self._listen():
+                    # In slices, so that stop() is heard within a quarter second.
+                    for _notify in self._listening.notifies(timeout=min(max(seconds, 0.001), 0.25), stop_after=1):
+                        self.notified = True
+                    self._listen_down = False
+                    return
             except Exception:
-                logger.warning("LISTEN on %r stopped; polling until it is back.", changes.CHANNEL, exc_info=True)
+                if not self._listen_down:  # once per outage; the poll goes on meanwhile
+                    logger.warning("LISTEN on %r stopped; polling until it is back.", changes.CHANNEL, exc_info=True)
+                self._listen_down = True
                 connections.close_all()
                 self._listening = None
         self._stop_event.wait(seconds)

@@ -24,15 +24,15 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from types import MappingProxyType
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.transaction import TransactionManagementError
 
 from request_settings import changes, overlay
@@ -48,8 +48,10 @@ WAIT = 2.0
 _MAX_CHANGES = 500
 """Changed (key, host) pairs above which a refresh reads the whole table instead."""
 
-_pending: Counter[str] = Counter()
-"""Database aliases with override writes whose transaction has not committed yet (rollbacks never decrement it)."""
+_pending: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+"""Connections that wrote override rows in a transaction not known to have ended. Empty (falsy) in the steady
+state, so requests skip the check; a connection leaves it at commit, or when its own thread finds it rolled back."""
+_pending_lock = threading.Lock()
 
 
 class _Committed:
@@ -62,10 +64,8 @@ class _Committed:
         self.using = using
 
     def __call__(self) -> None:
-        if _pending[self.using] > 1:
-            _pending[self.using] -= 1
-        else:
-            _pending.pop(self.using, None)  # an empty Counter is falsy: requests skip the check again
+        with _pending_lock:
+            _pending.discard(connections[self.using])  # runs in the committing thread: its connection
         self.store.invalidate()
 
 
@@ -246,18 +246,25 @@ class SnapshotStore:
 
     def _own_uncommitted(self) -> Snapshot | None:
         """Inside a transaction that wrote override rows: a snapshot of its own rows, never cached."""
-        for using in list(_pending):
+        with _pending_lock:
+            aliases = {pending.alias for pending in _pending}
+        for using in aliases:
             connection = connections[using]
-            if not connection.in_atomic_block:
+            if connection not in _pending:
+                continue  # another thread's transaction: invisible to this connection anyway
+            if not connection.in_atomic_block or not any(
+                isinstance(entry[1], _Committed) for entry in connection.run_on_commit
+            ):
+                with _pending_lock:  # rolled back (Django dropped our callbacks): nothing pending here any more
+                    _pending.discard(connection)
                 continue
-            if any(isinstance(entry[1], _Committed) for entry in connection.run_on_commit):
-                try:
-                    with transaction.atomic(using=using):  # a savepoint: our query never breaks the caller's
-                        return self._read_table(get_override_model(), using)
-                except Exception as error:
-                    if not (_forbidden(error) or isinstance(error, DatabaseError)):
-                        raise
-                    return None
+            try:
+                with transaction.atomic(using=using):  # a savepoint: our query never breaks the caller's
+                    return self._read_table(get_override_model(), using)
+            except Exception as error:
+                if not (_forbidden(error) or isinstance(error, DatabaseError)):
+                    raise
+                return None
         return None
 
     def _failed(self, model: type[AbstractSettingOverride], using: str, error: Exception, stale: bool) -> None:
@@ -346,19 +353,13 @@ def layer_for_host(host: str, snapshot: Snapshot) -> Layer:
     return layer
 
 
-def merged(layer: Layer) -> Mapping[str, Any]:
-    """A layer as one read-only mapping (the most specific row of each key)."""
-    values: dict[str, Any] = {}
-    for rows in reversed(layer):
-        values.update(rows)
-    return MappingProxyType(values)
-
-
 def on_override_written(sender: type[Any], *, instance: Any, using: str, **kwargs: Any) -> None:
     """post_save/post_delete receiver: bump the change version in the write's transaction; invalidate on commit."""
     changes.record(using, instance.key, instance.host)
-    if connections[using].in_atomic_block:
-        _pending[using] += 1
+    connection = connections[using]
+    if connection.in_atomic_block:
+        with _pending_lock:
+            _pending.add(connection)
     transaction.on_commit(_Committed(store, using), using=using)
 
 

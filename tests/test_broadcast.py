@@ -72,7 +72,7 @@ def shared_cache(clock):
 
 def in_another_process(value, host=HOST, *, publish=True):
     """Another process's committed write: its change version, its stamp; no invalidation here."""
-    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+    with mock.patch.object(store, "invalidate"):
         SettingOverride.objects.set(KEY, value, host=host)
     if publish:
         broadcast.publish()

@@ -18,7 +18,7 @@ KEY = "SESSION_EXPIRE_SECONDS"
 
 
 def in_another_process(value, host=""):
-    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+    with mock.patch.object(store, "invalidate"):
         SettingOverride.objects.set(KEY, value, host=host)
 
 
@@ -104,3 +104,51 @@ def test_listen_notify_delivers_a_change_long_before_the_next_poll(background):
     in_another_process(60)
     assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=2)
     assert time.monotonic() - started < 1  # the poll would take 30 s
+
+
+class FakeListening:
+    """A psycopg connection's ``notifies()``: yields the queued notifications, or raises when the server is gone."""
+
+    def __init__(self, notifications=(), error=None):
+        self.notifications = list(notifications)
+        self.error = error
+        self.timeouts = []
+
+    def notifies(self, timeout, stop_after):
+        self.timeouts.append(timeout)
+        if self.error:
+            raise self.error
+        yield from self.notifications[:stop_after]
+
+
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_a_notification_makes_the_next_round_refresh_at_once():
+    refresher = Refresher(store)
+    refresher._listening = FakeListening(notifications=["42"])
+    refresher.wait(30)
+    assert refresher.notified
+    assert refresher._listening.timeouts == [0.25]  # waits in slices, so stop() is heard quickly
+
+
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_a_lost_listen_connection_falls_back_to_polling_and_is_logged_once(caplog):
+    refresher = Refresher(store)
+    for _ in range(3):
+        refresher._listening = FakeListening(error=OSError("server closed the connection"))
+        refresher.wait(0.01)
+    assert refresher._listening is None
+    assert caplog.messages.count("LISTEN on 'request_settings' stopped; polling until it is back.") == 1
+
+
+@pytest.mark.django_db
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_listen_is_postgresql_only_and_other_databases_poll():
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("on PostgreSQL LISTEN works: see test_listen_notify_delivers_a_change_long_before_the_next_poll")
+    refresher = Refresher(store)
+    assert refresher._listen() is False
+    started = time.monotonic()
+    refresher.wait(0.05)
+    assert time.monotonic() - started >= 0.04

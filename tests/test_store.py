@@ -65,7 +65,7 @@ def raw_update(key, host, value):
 
 def another_process_sets(key, value, host=""):
     """A write by another process: the row and its change version, but no invalidation in this one."""
-    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+    with mock.patch.object(store, "invalidate"):
         SettingOverride.objects.set(key, value, host=host)
 
 
@@ -229,7 +229,7 @@ def test_another_process_change_is_read_by_a_refresh_incrementally(clock, django
 def test_a_deletion_by_another_process_is_read_too(clock):
     SettingOverride.objects.set("TENANT_BANNER", "hello", host="a.example.com")
     assert store.get().rows_of("a.example.com") == {"TENANT_BANNER": "hello"}
-    with mock.patch.object(store_module, "_Committed", side_effect=lambda *args: lambda: None):
+    with mock.patch.object(store, "invalidate"):
         SettingOverride.objects.unset("TENANT_BANNER", host="a.example.com")
     assert store.refresh().rows_of("a.example.com") is None
 
@@ -464,3 +464,68 @@ def test_a_value_nested_past_the_recursion_limit_is_refused_with_a_message_not_a
         SettingOverride.objects.set("TENANT_BANNER", value)
     assert "TENANT_BANNER" in str(raised.value)
     assert not SettingOverride.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_warm_store_answers_async_and_in_event_loop_code_without_any_thread(clock):
+    await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60)
+    snapshot = await store.aget()
+    with mock.patch.object(store_module, "sync_to_async", side_effect=AssertionError("no thread needed")):
+        assert await store.aget() is snapshot
+    with mock.patch.object(store_module, "ThreadPoolExecutor", side_effect=AssertionError("no thread needed")):
+        assert store.get_outside_event_loop() is snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bug_is_not_hidden_as_a_database_outage(clock):
+    with mock.patch.object(SnapshotStore, "_read_table", side_effect=KeyError("a bug")), pytest.raises(KeyError):
+        store.get()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_writes_in_one_transaction_are_read_uncommitted_until_the_last_commits(clock):
+    store.get()
+    with transaction.atomic():
+        SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+        SettingOverride.objects.set("TENANT_BANNER", "x", host="a.example.com")
+        assert list(store_module._pending) == [connection]
+        assert value_for("a.example.com") == 60
+    assert not store_module._pending  # committed: requests skip the check again
+    assert value_for("a.example.com") == 60
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_after_a_rolled_back_write_requests_go_back_to_the_fast_path(clock):
+    def write_then_roll_back():
+        with transaction.atomic():
+            SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+            transaction.set_rollback(True)
+        return store.get()  # this thread's next read finds its transaction gone, and forgets it
+
+    await sync_to_async(write_then_roll_back)()
+    assert not store_module._pending
+    snapshot = await store.aget()
+    with mock.patch.object(store_module, "sync_to_async", side_effect=AssertionError("no thread needed")):
+        assert await store.aget() is snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outage_is_logged_once_however_many_failed_reads(clock, caplog):
+    failing = mock.patch.object(SnapshotStore, "_read_table", side_effect=OperationalError("down"))
+    with failing, caplog.at_level(logging.WARNING, logger="request_settings"):
+        for _ in range(3):
+            store.refresh(full=True)
+    assert len([m for m in caplog.messages if "Could not read" in m]) == 1
+
+
+def test_a_failing_introspection_never_hides_the_original_outage():
+    with mock.patch.object(connection.introspection, "table_names", side_effect=OperationalError("down")):
+        assert store_module._table_missing("default", TABLE) is False
+
+
+def test_the_json_column_deconstructs_as_a_plain_jsonfield():
+    # Migrations of the app and of custom override models never see the tolerant reader.
+    field = SettingOverride._meta.get_field("value")
+    _name, path, _args, kwargs = field.deconstruct()
+    assert path == "django.db.models.JSONField"
+    assert "encoder" not in kwargs
