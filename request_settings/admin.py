@@ -286,8 +286,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if term:
             rows = rows.filter(host__contains=term)
         found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
-        granted = rights.granted_hosts(request.user, "view") or []
-        extra = sorted(host for host in granted if term in host and host not in found)
+        extra = sorted(host for host in _seen_hosts(request.user) or [] if term in host and host not in found)
         results = [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]
         return JsonResponse({"results": results})
 
@@ -310,10 +309,10 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             host = self._default_host(request)
         keys = effective.keys_in_view() if error is None else []
         page = Paginator(keys, EFFECTIVE_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
-        everything = rights.allowed(user, "view")
+        everything = _sees(user)
         lines = []
         for item in effective.resolve(host, page.object_list) if page.object_list else []:
-            visible = everything or rights.allowed(user, "view", rights.override_for(item.key, host))
+            visible = everything or _sees(user, rights.override_for(item.key, host))
             lines.append(_effective_line(item, visible))
         context = {
             **self.admin_site.each_context(request),
@@ -335,18 +334,18 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _may_view_host(self, request: HttpRequest, host: str) -> bool:
         user = request.user
-        if rights.allowed(user, "view"):
+        if _sees(user):
             return True
-        granted = rights.granted_hosts(user, "view") or []
+        granted = _seen_hosts(user) or []
         if any(item == host or (is_pattern(item) and pattern_covers(item, host)) for item in granted):
             return True
-        return any(rights.allowed(user, "view", rights.override_for(key, host)) for key in effective.keys_in_view())
+        return any(_sees(user, rights.override_for(key, host)) for key in effective.keys_in_view())
 
     def _default_host(self, request: HttpRequest) -> str:
         """ "" (what an unknown host gets) when the user may see it; else the first host they may see."""
         if self._may_view_host(request, ""):
             return ""
-        candidates = [host for host in rights.granted_hosts(request.user, "view") or [] if host]
+        candidates = [host for host in _seen_hosts(request.user) or [] if host]
         exact = [host for host in candidates if not is_pattern(host)]
         if not (exact or candidates):
             raise PermissionDenied
@@ -458,6 +457,19 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _history_url(self, obj: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_history", args=[quote(obj.pk)])
+
+
+def _sees(user: Any, obj: Any = None) -> bool:
+    """View or change rights on ``obj`` (the model without it): Django's admin shows a row for either."""
+    return rights.allowed(user, "view", obj) or rights.allowed(user, "change", obj)
+
+
+def _seen_hosts(user: Any) -> list[str] | None:
+    """The hosts ``user`` may view or change rows of (None: any host)."""
+    viewing, changing = rights.granted_hosts(user, "view"), rights.granted_hosts(user, "change")
+    if viewing is None or changing is None:
+        return None
+    return sorted(set(viewing) | set(changing))
 
 
 def _audit_url(model_admin: admin.ModelAdmin[Any], key: str, host: str) -> str:

@@ -663,3 +663,14 @@ def test_no_doubled_brackets_around_all_hosts(editor):
     text = response.content.decode()
     assert "BANNER_TEXT (all hosts)" in text
     assert "((all hosts))" not in text
+
+
+def test_the_change_permission_alone_shows_every_row_and_every_hosts_effective_settings(django_user_model):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 120, host="a.example.com")
+    changer = staff_client(django_user_model, "change", name="changer")
+
+    assert changer.get(reverse(CHANGELIST)).context["cl"].result_count == 1
+    for params in ({}, {"host": "a.example.com"}, {"host": "b.example.com"}):
+        response = changer.get(reverse(EFFECTIVE), params)
+        assert response.status_code == 200
+        assert not any(line["hidden"] for line in response.context["lines"])
