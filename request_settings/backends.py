@@ -122,4 +122,5 @@ def _grant_scope(grant: SettingGrant) -> Q | None:
 
 
 def _stored_keys() -> list[str]:
-    return list(get_override_model()._default_manager.values_list("key", flat=True).distinct())
+    # order_by(): the model's default ordering would add host to the DISTINCT, one entry per row
+    return list(get_override_model()._default_manager.order_by().values_list("key", flat=True).distinct())

@@ -78,7 +78,8 @@ def known_keys() -> list[str]:
     # dir() of the settings object is that of Django's holder: the names settings.py (or
     # Django) defines.
     candidates.update(name for name in dir(settings) if policy.KEY_PATTERN.fullmatch(name))
-    candidates.update(get_override_model()._default_manager.values_list("key", flat=True).distinct())
+    # order_by(): the default ordering (host, key) would make DISTINCT return one key per row
+    candidates.update(get_override_model()._default_manager.order_by().values_list("key", flat=True).distinct())
     return sorted(key for key in candidates if policy.refusal(key) is None)
 
 

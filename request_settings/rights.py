@@ -87,7 +87,7 @@ def granted_hosts(user: Any, action: Action) -> list[str] | None:
             if hook is not None:
                 hosts.update(hook(user, perm))
     rows = filter_allowed(user, get_override_model()._default_manager.all(), action)
-    hosts.update(rows.values_list("host", flat=True).distinct())
+    hosts.update(rows.order_by("host").values_list("host", flat=True).distinct())  # not the default (host, key)
     return sorted(hosts)
 
 

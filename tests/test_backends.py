@@ -148,3 +148,22 @@ def test_grants_are_read_once_per_user_object(tenant, django_assert_num_queries)
     with django_assert_num_queries(0):
         for host in ("a.example.com", "b.example.com", "c.example.com"):
             tenant.has_perm(PERM.format("change"), row(host=host))
+
+
+def test_the_policy_is_asked_once_per_stored_key_not_once_per_row(tenant, monkeypatch):
+    from request_settings import backends, policy
+
+    SettingOverride.objects.bulk_create(
+        SettingOverride(key=key, host=f"h{number}.example.com", value=1)
+        for number in range(50)
+        for key in ("SITE_TITLE", "SECRET_KEY")
+    )
+    asked = []
+    real = policy.refusal
+    monkeypatch.setattr(policy, "refusal", lambda key: asked.append(key) or real(key))
+
+    scope = GrantBackend().override_scope(tenant, PERM.format("view"))
+
+    assert sorted(asked) == ["SECRET_KEY", "SITE_TITLE"]
+    assert sorted(backends._stored_keys()) == ["SECRET_KEY", "SITE_TITLE"]
+    assert not SettingOverride.objects.filter(scope).exists()  # none on a.example.com
