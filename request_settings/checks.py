@@ -15,6 +15,10 @@ request_settings.E009 Error   The override model's manager lacks the write API (
 request_settings.E010 Error   REQUEST_SETTINGS_HOST_RESOLVER cannot be imported or called.
 request_settings.E011 Error   A REQUEST_SETTINGS_FIELDS field class cannot be imported or built.
 request_settings.E012 Error   RequestSettingsMiddleware is used but the app is not in INSTALLED_APPS.
+request_settings.E013 Error   REQUEST_SETTINGS_POLL_INTERVAL is not a positive number.
+request_settings.E014 Error   REQUEST_SETTINGS_LISTEN or _CELERY_REQUIRE_HOST is not True or False.
+request_settings.E015 Error   REQUEST_SETTINGS_MAX_VALUE_DEPTH or _MAX_VALUE_SIZE is not a positive integer.
+request_settings.E016 Error   REQUEST_SETTINGS_URL_HOSTS is not a collection of host names.
 request_settings.W001 Warning RequestSettingsMiddleware is not in MIDDLEWARE.
 request_settings.W002 Warning RequestSettingsMiddleware is in MIDDLEWARE more than once.
 request_settings.W003 Warning RequestSettingsMiddleware is below SessionMiddleware.
@@ -23,6 +27,7 @@ request_settings.W005 Warning REQUEST_SETTINGS_FIELDS declares a key the policy 
 request_settings.W006 Warning (database) A stored override has a key the policy now refuses.
 request_settings.W007 Warning (database) A stored override has a value its key does not accept.
 request_settings.W008 Warning (database) A stored override has a key whose values nothing checks.
+request_settings.W009 Warning REQUEST_SETTINGS_LISTEN is on, but the table's database is not PostgreSQL.
 ===================== ======= ===================================================================
 
 W006, W007 and W008 read the override table, so they run only with ``check --database default`` and
@@ -48,7 +53,7 @@ from django.core.checks import CheckMessage, Tags
 from django.core.checks import Error as _Error
 from django.core.checks import Warning as _Warning
 from django.core.management.base import SystemCheckError
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router, transaction
 from django.db.models import Model
 from django.utils.module_loading import import_string
 
@@ -146,7 +151,54 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
             )
         )
     messages.extend(_fields_shape())
+    messages.extend(_later_settings())
     return messages
+
+
+def _later_settings() -> Iterator[CheckMessage]:
+    interval = conf.POLL_INTERVAL
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not (0 < interval < math.inf):
+        yield _error(
+            13,
+            f"REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not {_shown(interval)}.",
+            "Set REQUEST_SETTINGS_POLL_INTERVAL to a number such as 0.5, or remove it.",
+        )
+    for name in ("LISTEN", "CELERY_REQUIRE_HOST"):
+        flag = getattr(conf, name)
+        if not isinstance(flag, bool):
+            yield _error(
+                14,
+                f"REQUEST_SETTINGS_{name} should be True or False, not {_shown(flag)}.",
+                f"Set REQUEST_SETTINGS_{name} to True or False, or remove it.",
+            )
+    for name in ("MAX_VALUE_DEPTH", "MAX_VALUE_SIZE"):
+        limit = getattr(conf, name)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            yield _error(
+                15,
+                f"REQUEST_SETTINGS_{name} should be a positive integer, not {_shown(limit)}.",
+                f"Set REQUEST_SETTINGS_{name} to an integer such as the default, or remove it.",
+            )
+    url_hosts = conf.URL_HOSTS
+    if not _is_names(url_hosts):
+        yield _error(
+            16,
+            f"REQUEST_SETTINGS_URL_HOSTS should be a collection of host names, not {_shown(url_hosts)}.",
+            "Write it as a list of strings, such as ['accounts.example.com'], or () for local URLs only.",
+        )
+    if conf.LISTEN is True:
+        try:
+            using = router.db_for_read(conf.models.MODEL)
+        except AppSettingsError:
+            using = DEFAULT_DB_ALIAS  # E007 says why
+        vendor = connections[using].vendor
+        if vendor != "postgresql":
+            yield _warning(
+                9,
+                f"REQUEST_SETTINGS_LISTEN is True, but the override table's database {using!r} is {vendor}, not "
+                "PostgreSQL: changes are polled only.",
+                "Set REQUEST_SETTINGS_LISTEN = False, or keep the table on PostgreSQL (psycopg 3.2 or later).",
+            )
 
 
 def _fields_shape() -> Iterator[CheckMessage]:
