@@ -595,22 +595,48 @@ def test_e012_leaves_an_import_before_setup_to_django():
             checks.require_installed()
 
 
+POSITIVE_SECONDS = "REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not"
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "expected"),
     [
-        ("REQUEST_SETTINGS_POLL_INTERVAL", 0, ("request_settings.E013", "REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not 0 (int).")),
-        ("REQUEST_SETTINGS_POLL_INTERVAL", "0.5", ("request_settings.E013", "REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not '0.5' (str).")),
-        ("REQUEST_SETTINGS_POLL_INTERVAL", float("inf"), ("request_settings.E013", "REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not inf (float).")),
-        ("REQUEST_SETTINGS_LISTEN", "yes", ("request_settings.E014", "REQUEST_SETTINGS_LISTEN should be True or False, not 'yes' (str).")),
-        ("REQUEST_SETTINGS_CELERY_REQUIRE_HOST", 1, ("request_settings.E014", "REQUEST_SETTINGS_CELERY_REQUIRE_HOST should be True or False, not 1 (int).")),
-        ("REQUEST_SETTINGS_MAX_VALUE_DEPTH", 0, ("request_settings.E015", "REQUEST_SETTINGS_MAX_VALUE_DEPTH should be a positive integer, not 0 (int).")),
-        ("REQUEST_SETTINGS_MAX_VALUE_SIZE", 1.5, ("request_settings.E015", "REQUEST_SETTINGS_MAX_VALUE_SIZE should be a positive integer, not 1.5 (float).")),
-        ("REQUEST_SETTINGS_URL_HOSTS", "accounts.example.com", ("request_settings.E016", "REQUEST_SETTINGS_URL_HOSTS should be a collection of host names, not 'accounts.example.com' (str).")),
+        ("REQUEST_SETTINGS_POLL_INTERVAL", 0, ("E013", f"{POSITIVE_SECONDS} 0 (int).")),
+        ("REQUEST_SETTINGS_POLL_INTERVAL", "0.5", ("E013", f"{POSITIVE_SECONDS} '0.5' (str).")),
+        ("REQUEST_SETTINGS_POLL_INTERVAL", float("inf"), ("E013", f"{POSITIVE_SECONDS} inf (float).")),
+        (
+            "REQUEST_SETTINGS_LISTEN",
+            "yes",
+            ("E014", "REQUEST_SETTINGS_LISTEN should be True or False, not 'yes' (str)."),
+        ),
+        (
+            "REQUEST_SETTINGS_CELERY_REQUIRE_HOST",
+            1,
+            ("E014", "REQUEST_SETTINGS_CELERY_REQUIRE_HOST should be True or False, not 1 (int)."),
+        ),
+        (
+            "REQUEST_SETTINGS_MAX_VALUE_DEPTH",
+            0,
+            ("E015", "REQUEST_SETTINGS_MAX_VALUE_DEPTH should be a positive integer, not 0 (int)."),
+        ),
+        (
+            "REQUEST_SETTINGS_MAX_VALUE_SIZE",
+            1.5,
+            ("E015", "REQUEST_SETTINGS_MAX_VALUE_SIZE should be a positive integer, not 1.5 (float)."),
+        ),
+        (
+            "REQUEST_SETTINGS_URL_HOSTS",
+            "accounts.example.com",
+            (
+                "E016",
+                "REQUEST_SETTINGS_URL_HOSTS should be a collection of host names, not 'accounts.example.com' (str).",
+            ),
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_settings_added_later_are_checked_too(setting, value, expected):
     with override_settings(**{setting: value}):
-        found = [(m.id, m.msg) for m in checks.check_settings_types()]
+        found = [(m.id.removeprefix("request_settings."), m.msg) for m in checks.check_settings_types()]
     assert found == [expected]
 
 
