@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("request_settings")
 
 
+def drop_broken_connections() -> None:
+    """Close this thread's connections that failed and are no longer usable, so the next query reconnects.
+
+    Django does this around each request (``close_old_connections`` on request_started/finished); this thread serves
+    none, so after a database outage it would keep its dead connection forever. Only the "unusable" half of Django's
+    rule applies: the max-age half would reconnect every round under the default ``CONN_MAX_AGE = 0``.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and connection.errors_occurred and not connection.is_usable():
+            connection.close()
+
+
 class Refresher(threading.Thread):
     def __init__(self, store: SnapshotStore) -> None:
         super().__init__(name="request_settings refresher", daemon=True)
@@ -58,6 +70,7 @@ class Refresher(threading.Thread):
     def round(self) -> float:
         """Read what is due; the seconds until the next round."""
         self.rounds += 1
+        drop_broken_connections()
         store = self.store
         now = store.timer()
         due = now >= self.next_poll or self.notified
@@ -97,10 +110,10 @@ class Refresher(threading.Thread):
 
     def _listen(self) -> bool:
         """LISTEN on the override table's database (PostgreSQL with psycopg 3.2+); False where it cannot."""
-        if self._listening is not None:
-            return True
         using = router.db_for_read(get_override_model())
         connection = connections[using]
+        if self._listening is not None and self._listening is connection.connection:
+            return True
         if connection.vendor != "postgresql":
             return False
         connection.ensure_connection()

@@ -124,6 +124,7 @@ class FakeListening:
 @override_settings(REQUEST_SETTINGS_LISTEN=True)
 def test_a_notification_makes_the_next_round_refresh_at_once():
     refresher = Refresher(store)
+    refresher._listen = lambda: True  # LISTEN itself is set up on PostgreSQL (the test above)
     refresher._listening = FakeListening(notifications=["42"])
     refresher.wait(30)
     assert refresher.notified
@@ -133,6 +134,7 @@ def test_a_notification_makes_the_next_round_refresh_at_once():
 @override_settings(REQUEST_SETTINGS_LISTEN=True)
 def test_a_lost_listen_connection_falls_back_to_polling_and_is_logged_once(caplog):
     refresher = Refresher(store)
+    refresher._listen = lambda: True
     for _ in range(3):
         refresher._listening = FakeListening(error=OSError("server closed the connection"))
         refresher.wait(0.01)
@@ -152,3 +154,26 @@ def test_listen_is_postgresql_only_and_other_databases_poll():
     started = time.monotonic()
     refresher.wait(0.05)
     assert time.monotonic() - started >= 0.04
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_database_outage_the_refresher_reconnects_and_reads_again(background):
+    # The connection breaks under the thread (a restarted server); Django only drops such connections around
+    # requests, which this thread never serves.
+    from django.db import connections
+
+    from request_settings.refresher import drop_broken_connections
+
+    connection = connections["default"]
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("an in-memory SQLite database is never closed (it would vanish); run it with tox -e postgres")
+    SettingOverride.objects.set(KEY, 600)
+    connection.ensure_connection()
+    broken = connection.connection
+    with mock.patch.object(type(connection), "is_usable", return_value=False):
+        connection.errors_occurred = True
+        drop_broken_connections()
+    assert connection.connection is None
+    connection.ensure_connection()
+    assert connection.connection is not broken
+    assert SettingOverride.objects.get(key=KEY).value == 600

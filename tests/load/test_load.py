@@ -254,16 +254,7 @@ def test_redis_outage_changes_go_through_the_poll_and_the_broadcast_is_back_at_o
     assert "reachable again" in log
 
 
-NO_RECOVERY = (
-    "store bug: after a PostgreSQL outage the background refresher keeps its broken connection (Django closes an "
-    "unusable connection only at the start and end of a request), so without LISTEN a worker never reads a change "
-    "again, nor the whole table at the TTL; with LISTEN it recovers because that path calls connections.close_all()"
-)
-
-
-@pytest.mark.parametrize(
-    "how", [pytest.param("poll", marks=pytest.mark.xfail(strict=True, reason=NO_RECOVERY)), "listen"]
-)
+@pytest.mark.parametrize("how", ["poll", "listen"])
 def test_database_outage_requests_succeed_on_the_last_snapshot_and_changes_apply_after(
     servers_env, tenants, hosts, capsys, how
 ):
@@ -341,7 +332,6 @@ def wait_for_round(port: int, number: int, seconds: float) -> float | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason=NO_RECOVERY)
 def test_after_a_database_outage_one_worker_without_listen_reads_changes_again(servers_env, tenants):
     """The reproduction, small: one worker, the database cut for 2 s, then one change; nothing else configured."""
     with Proxy(int(os.environ.get("PGPORT", "5432")), os.environ.get("PGHOST", "127.0.0.1")) as database:
