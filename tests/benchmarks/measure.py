@@ -112,13 +112,105 @@ def run_plain() -> dict[str, Any]:
 
 MIDDLEWARE = ["request_settings.middleware.RequestSettingsMiddleware"]
 
+KNOWN, UNKNOWN, REFUSED = "h5.bench.test", "nobody.bench.test", "evil.example.org"
+"""A host with rows, an allowed host without rows, a Host header ALLOWED_HOSTS refuses (see settings.py)."""
+
+
+def wsgi_request(host: str, **extra: str) -> Any:
+    from django.core.handlers.wsgi import WSGIRequest
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/t/",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": host,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        **extra,
+    }
+    return WSGIRequest(environ)
+
+
+def middleware_cost() -> dict[str, Any]:
+    """ns per call of the view alone and of the middleware around it, per kind of host, interleaved repeat by repeat;
+    plain settings reads of the same process as the unit."""
+    from django.conf import settings
+
+    from request_settings.middleware import RequestSettingsMiddleware
+    from tests.benchmarks.benchapp.views import trivial
+
+    middleware = RequestSettingsMiddleware(trivial)
+    requests = {
+        kind: wsgi_request(host) for kind, host in (("known", KNOWN), ("unknown", UNKNOWN), ("refused", REFUSED))
+    }
+    assert middleware(requests["known"]).content == b"5" and middleware(requests["refused"]).content == b"10"
+    number = 20_000
+    times: dict[str, list[float]] = {}
+    read = timeit.Timer("settings.BENCH_OTHER", globals={"settings": settings})
+    for _ in range(REPEAT):
+        times.setdefault("plain read", []).append(read.timeit(number * 10) / (number * 10) * 1e9)
+        for kind, request in requests.items():
+            for name, call in (("view", trivial), ("middleware", middleware)):
+                timer = timeit.Timer("call(request)", globals={"call": call, "request": request})
+                times.setdefault(f"{name} {kind}", []).append(timer.timeit(number) / number * 1e9)
+    return {name: summary(values) for name, values in times.items()}
+
+
+def host_equivalence() -> list[str]:
+    """Where the middleware's fast host resolution differs from ``get_host()`` + normalising (the reference)."""
+    from django.test import override_settings
+
+    from request_settings.hosts import host_from_request, snapshot_host
+    from request_settings.store import layer_for_host, store
+
+    def values(layer: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for rows in reversed(layer):
+            merged.update(rows)
+        return merged
+
+    headers = [
+        KNOWN,
+        "H5.Bench.Test",
+        "h5.bench.test:8000",
+        "h5.bench.test.",
+        "H5.BENCH.TEST.:443",
+        UNKNOWN,
+        REFUSED,
+        "h5.bench.test@evil.example.org",
+        "[::1]",
+        "[::1]:8000",
+        "127.0.0.1",
+        "bad host",
+        "",
+        "h5.bench.test:xx",
+    ]
+    differences = []
+    for forwarded in (False, True):
+        with override_settings(USE_X_FORWARDED_HOST=forwarded, ALLOWED_HOSTS=[".bench.test", "127.0.0.1", "[::1]"]):
+            snapshot = store.get()
+            for header in headers:
+                for extra in ({}, {"HTTP_X_FORWARDED_HOST": header}):
+                    request = wsgi_request(REFUSED if extra else header, **extra)
+                    fast, reference = snapshot_host(request, snapshot), host_from_request(request)
+                    if values(layer_for_host(fast, snapshot)) != values(layer_for_host(reference, snapshot)):
+                        differences.append(f"values differ for {extra or header!r} (forwarded={forwarded})")
+                    elif fast != reference:
+                        differences.append(
+                            f"current_host() {fast!r} instead of {reference!r} for {extra or header!r} "
+                            f"(forwarded={forwarded}); same values"
+                        )
+    return differences
+
 
 def run_ours() -> dict[str, Any]:
     from django.conf import settings
 
     import request_settings
     from request_settings.models import SettingOverride
-    from request_settings.store import build_snapshot, store
+    from request_settings.snapshot import build
+    from request_settings.store import store
 
     migrate()
     SettingOverride.objects.bulk_create(hosts(0, 10))
@@ -134,21 +226,21 @@ def run_ours() -> dict[str, Any]:
         out["overridden_inside"] = ns_per_read("settings.BENCH_LIMIT", ns)
         out["untouched_inside"] = ns_per_read("settings.BENCH_OTHER", ns)
 
+    out["middleware"] = middleware_cost()
+    out["host_differences"] = host_equivalence()
     off, on = handler_with([]), handler_with(MIDDLEWARE)
-    out["wsgi_10"] = us_per_request({"off": wsgi_caller(off, "h5.bench.test"), "on": wsgi_caller(on, "h5.bench.test")})
+    out["wsgi_10"] = us_per_request({"off": wsgi_caller(off, KNOWN), "on": wsgi_caller(on, KNOWN)})
 
     SettingOverride.objects.bulk_create(hosts(10, 10_000), batch_size=1000)
-    store.invalidate()
     refresh = []
     for _ in range(5):
-        store.invalidate()
         start = time.perf_counter()
-        store.get()
+        store.refresh(full=True)
         refresh.append((time.perf_counter() - start) * 1e3)
-    assert len(store.get()) == 10_001
+    assert store.get().row_count == 10_000
     rows = list(SettingOverride.objects.values_list("key", "host", "value"))
     tracemalloc.start()
-    snapshot = build_snapshot(rows)
+    snapshot = build(rows, 0)
     snapshot_bytes, _peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del snapshot, rows
@@ -157,7 +249,8 @@ def run_ours() -> dict[str, Any]:
         {
             "off": wsgi_caller(off, "h5000.bench.test"),
             "on": wsgi_caller(on, "h5000.bench.test"),
-            "on_unknown": wsgi_caller(on, "unknown.bench.test"),
+            "on_unknown": wsgi_caller(on, UNKNOWN),
+            "on_refused": wsgi_caller(on, REFUSED),
         }
     )
     return out

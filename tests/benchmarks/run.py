@@ -230,6 +230,30 @@ def throughput(tmp: Path, seconds: float, rounds: int) -> dict[str, Any]:
     }
 
 
+# --- tenant scaling --------------------------------------------------------------------------
+
+
+def run_scale(sqlite_sizes: str, postgres_sizes: str) -> list[dict[str, Any]]:
+    runs = []
+    for vendor, sizes in (("sqlite", sqlite_sizes), ("postgres", postgres_sizes)):
+        if not sizes:
+            continue
+        print(f"  scale.py {vendor} {sizes} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.scale", vendor, *sizes.split(",")],
+            cwd=ROOT,
+            env=child_env("ours", Path(os.devnull)),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if proc.returncode != 0:
+            print(f"  scale.py {vendor} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return runs
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
@@ -247,14 +271,17 @@ def ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x"
 
 
-def report(results: dict[str, Any], server: dict[str, Any] | None, args: argparse.Namespace) -> str:
+def report(
+    results: dict[str, Any], server: dict[str, Any] | None, scale: list[dict[str, Any]], args: argparse.Namespace
+) -> str:
     lines = [
         "# Benchmark results",
         "",
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: "
         f"`python tests/benchmarks/run.py{' --save' if args.save else ''}` "
         f"(plain and ours: best of {args.process_rounds} alternated processes)",
-        f"- Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs), {versions()}",
+        f"- Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end), {versions()}",
         "- Shared, noisy machine: compare the ratios. Reads: timeit, min of 7 repeats (median in brackets).",
         "",
         "## Reading one value (ns per read)",
@@ -298,13 +325,6 @@ def report(results: dict[str, Any], server: dict[str, Any] | None, args: argpars
         found = results.get(mode)
         read_row(label, found and found["read"])
 
-    lines += [
-        "",
-        "## One request through `WSGIHandler` (a trivial view that reads one setting)",
-        "",
-        "| what | µs/request | overhead vs no middleware | x no middleware | x plain Django |",
-        "|---|---:|---:|---:|---:|",
-    ]
     plain_us = plain["wsgi"]["plain"]["min"] if plain else None
 
     def wsgi_row(label: str, figures: dict[str, float], off: dict[str, float] | None) -> None:
@@ -315,6 +335,15 @@ def report(results: dict[str, Any], server: dict[str, Any] | None, args: argpars
 
     if plain:
         wsgi_row("plain Django, no middleware, app not installed", plain["wsgi"]["plain"], None)
+    if "middleware" in ours:
+        lines += middleware_table(ours["middleware"], ours.get("host_differences", []))
+        lines += [
+            "",
+            "## One request through `WSGIHandler` (a trivial view that reads one setting)",
+            "",
+            "| what | µs/request | overhead vs no middleware | x no middleware | x plain Django |",
+            "|---|---:|---:|---:|---:|",
+        ]
     if "wsgi_10" in ours:
         w10, w10k = ours["wsgi_10"], ours["wsgi_10k"]
         wsgi_row("app installed, no middleware (10 hosts of rows)", w10["off"], None)
@@ -326,14 +355,15 @@ def report(results: dict[str, Any], server: dict[str, Any] | None, args: argpars
             w10k["on_unknown"],
             w10k["off"],
         )
+        wsgi_row("with RequestSettingsMiddleware, 10,000 hosts, refused Host header", w10k["on_refused"], w10k["off"])
         snap = ours["snapshot_10k"]
         lines += [
             "",
             "10,000 vs 10 hosts, per request with the middleware: "
             f"{ratio(w10k['on']['min'], w10['on']['min'])}. Snapshot of 10,000 hosts: refresh "
-            f"(one query + build) {snap['refresh_ms']['min']:.0f} ms "
-            f"(median {snap['refresh_ms']['median']:.0f} ms), once per TTL per process; "
-            f"memory {snap['bytes'] / 2**20:.1f} MiB (tracemalloc).",
+            f"(full read: one query + build) {snap['refresh_ms']['min']:.0f} ms "
+            f"(median {snap['refresh_ms']['median']:.0f} ms), in the background refresher; "
+            f"memory {snap['bytes'] / 2**20:.1f} MiB (tracemalloc, `snapshot.build` of rows already read).",
         ]
 
     if server:
@@ -353,8 +383,82 @@ def report(results: dict[str, Any], server: dict[str, Any] | None, args: argpars
             f"| {ratio(rps['on'], rps['plain'])} "
             f"| {ratio(rps['on'], rps['off'])} |",
         ]
+    if scale:
+        lines += scale_tables(scale)
     lines += ["", *NOTES]
     return "\n".join(lines) + "\n"
+
+
+def middleware_table(figures: dict[str, dict[str, float]], differences: list[str]) -> list[str]:
+    """The middleware's own cost per kind of host: (middleware + view) - view alone, in ns and in plain reads."""
+    read = figures["plain read"]["min"]
+    lines = [
+        "",
+        "## The middleware's own cost per request (10 hosts of rows; target <= 3 µs)",
+        "",
+        f"`RequestSettingsMiddleware` around a trivial view, called with a `WSGIRequest`, minus the view alone; "
+        f"interleaved repeat by repeat, min of {REPEATS} repeats. The unit: a plain `settings.X` "
+        f"read of the same process, {read:.0f} ns.",
+        "",
+        "| Host header | view alone, ns | with the middleware, ns | added, µs | added, in plain reads |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, label in (
+        ("known", "a host with rows"),
+        ("unknown", "an allowed host without rows"),
+        ("refused", "a host ALLOWED_HOSTS refuses"),
+    ):
+        view, with_middleware = figures[f"view {kind}"]["min"], figures[f"middleware {kind}"]["min"]
+        added = with_middleware - view
+        lines.append(f"| {label} | {view:,.0f} | {with_middleware:,.0f} | {added / 1000:.2f} | {added / read:.1f} |")
+    values = [d for d in differences if d.startswith("values")]
+    hosts = [d for d in differences if not d.startswith("values")]
+    lines += [
+        "",
+        f"Same values as `get_host()` + normalising for every Host / X-Forwarded-Host tried (case, ports, trailing "
+        f"dot, IPv6, malformed, refused; with and without USE_X_FORWARDED_HOST): "
+        f"{'yes' if not values else 'NO: ' + '; '.join(values)}."
+        + (f" `current_host()` differs in {len(hosts)} cases: {hosts[0]}." if hosts else ""),
+    ]
+    return lines
+
+
+REPEATS = 7
+
+
+def scale_tables(runs: list[dict[str, Any]]) -> list[str]:
+    """scale.py's figures, one table per database; ratios against 100 hosts of the same run."""
+    lines = [
+        "",
+        "## Tenant scaling (scale.py: N hosts x 2 rows + 2 all-hosts rows; one process per database)",
+        "",
+        "| database | hosts | rows | full refresh | nothing changed | one change | bytes/row | gc.collect() "
+        "(without snapshot / frozen) | slowest request: quiet / during a full refresh | req/s (x 100 hosts) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        for size in run["sizes"]:
+            ratio_text = f"{size['rps_vs_100']:.2f}x" if "rps_vs_100" in size else "1.00x"
+            lines.append(
+                f"| {run['vendor']} | {size['hosts']:,} | {size['rows']:,} | {size['full_s']['min'] * 1e3:,.0f} ms "
+                f"| {size['nothing_changed_s']['min'] * 1e3:.2f} ms | {size['one_change_s']['min'] * 1e3:.1f} ms "
+                f"| {size['bytes_per_row']:.0f} | {size['gc_collect_s']['min'] * 1e3:.0f} ms "
+                f"({size['gc_collect_without_snapshot_s']['min'] * 1e3:.0f} / "
+                f"{size['gc_collect_frozen_s']['min'] * 1e3:.2f} ms) "
+                f"| {size['request_quiet_s']['max'] * 1e3:.1f} / "
+                f"{size['request_during_refresh_s']['max'] * 1e3:.1f} ms "
+                f"| {size['rps']:,.0f} ({ratio_text}) |"
+            )
+    dates = ", ".join(f"{run['vendor']} {run['date']} (load average {run['load_average'][0]:.1f})" for run in runs)
+    lines += [
+        "",
+        f"Runs: {dates}. Times are the min of 3 (2 at 1M hosts) full refreshes and 5 of the others; the slowest "
+        "request is the max over requests sent back to back through the middleware, for 1 s with no refresh and while "
+        "one full refresh ran in another thread; req/s: one thread for 5 s with the background refresher on at "
+        "REQUEST_SETTINGS_CACHE_TTL = 1 s. Bytes/row: tracemalloc of everything the snapshot keeps alive after a "
+        "full read (dicts, host strings, decoded values).",
+    ]
+    return lines
 
 
 NOTES = [
@@ -372,6 +476,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved gunicorn rounds (default 5)")
     parser.add_argument("--process-rounds", type=int, default=2, help="runs of plain and ours, alternated")
     parser.add_argument("--skip-server", action="store_true", help="no gunicorn throughput runs")
+    parser.add_argument("--skip-scale", action="store_true", help="no tenant scaling (scale.py)")
+    parser.add_argument("--sqlite-sizes", default="1000,10000,100000", help="hosts for scale.py on SQLite")
+    parser.add_argument("--postgres-sizes", default="1000000", help="hosts for scale.py on PostgreSQL ('' for none)")
     args = parser.parse_args()
 
     modes = ["plain", "ours", "dynprefs", "extra-settings", "constance-db-nocache"]
@@ -392,10 +499,11 @@ def main() -> None:
                 for mode in ("plain", "ours"):
                     results[mode] = best_of(results[mode], measure(mode, tmp))
             server = None if args.skip_server else throughput(tmp, args.seconds, args.rounds)
+            scale = [] if args.skip_scale else run_scale(args.sqlite_sizes, args.postgres_sizes)
         finally:
             if "constance-redis" in modes:
                 clean_redis()
-    text = report(results, server, args)
+    text = report(results, server, scale, args)
     print(text)
     if args.save:
         (HERE / "RESULTS.md").write_text(text)

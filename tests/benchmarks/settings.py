@@ -3,6 +3,7 @@
 BENCH_MODE      plain (request_settings not installed), ours, constance-db, constance-db-nocache,
                 constance-redis, constance-caching-redis, dynprefs, extra-settings
 BENCH_DB        path of the SQLite file (each mode gets its own; gunicorn's workers share one)
+BENCH_PG_NAME   a PostgreSQL database instead (scale.py's scratch database)
 BENCH_MIDDLEWARE  "on" puts RequestSettingsMiddleware in MIDDLEWARE (gunicorn runs); off by default
 BENCH_REDIS_URL Redis for constance (default: local DB 11, keys prefixed "bench-rs")
 """
@@ -39,6 +40,14 @@ DATABASES = {
         "NAME": os.environ.get("BENCH_DB", ":memory:"),
     }
 }
+if os.environ.get("BENCH_PG_NAME"):  # scale.py's scratch PostgreSQL database
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "NAME": os.environ["BENCH_PG_NAME"],
+    }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 if MODE.startswith("constance"):
