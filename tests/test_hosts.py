@@ -54,6 +54,7 @@ def test_a_host_allowed_hosts_refuses_maps_to_all_hosts():
         ("a.localhost:8000", "a.localhost"),
         ("a.localhost.", "a.localhost"),
         (" shop.example.com ", "shop.example.com"),
+        (" XL.Example.COM ", "xl.example.com"),  # only spaces are stripped, never letters
         ("[::1]:8000", "[::1]"),
         ("10.0.0.1", "10.0.0.1"),
         ("*.Example.com", "*.example.com"),
@@ -116,6 +117,7 @@ def test_matching_patterns_most_specific_first():
         ("*.example.com", True),
         ("*.eu.example.com", True),
         ("example.com", False),
+        (".example.com", False),
         ("example.com.evil.org", False),
         ("badexample.com", False),
         ("*.com", False),
@@ -124,6 +126,15 @@ def test_matching_patterns_most_specific_first():
 )
 def test_pattern_covers_subdomains_and_narrower_patterns_only(host, covered):
     assert pattern_covers("*.example.com", host) is covered
+
+
+@pytest.mark.parametrize("host", ["a.example.com", "a.b.example.com", "a..example.com", "x.y", "localhost", "[::1]"])
+def test_a_request_matches_exactly_the_patterns_that_cover_its_host(host):
+    """The rows a request reads (matching_patterns) and the rows a grant covers (pattern_covers) agree."""
+    candidates = {"*.example.com", "*.b.example.com", "*..example.com", "*.com", "*.y", "*.localhost"}
+    matched = list(matching_patterns(host))
+    assert set(matched) & candidates == {pattern for pattern in candidates if pattern_covers(pattern, host)}
+    assert matched == sorted(matched, key=len, reverse=True)  # most specific first
 
 
 def _known(*hosts):
@@ -178,6 +189,18 @@ def test_with_debug_and_no_allowed_hosts_localhost_is_allowed_as_django_does(set
     snapshot = _known("a.localhost", "a.example.com")
     assert snapshot_host(RequestFactory().get("/", HTTP_HOST="a.localhost:8000"), snapshot) == "a.localhost"
     assert snapshot_host(RequestFactory().get("/", HTTP_HOST="a.example.com"), snapshot) == ""
+
+
+LOCAL_HOSTS = [{"HTTP_HOST": "a.localhost:8000"}, {"HTTP_HOST": "127.0.0.1"}, {"HTTP_HOST": "[::1]:8000"}]
+
+
+@pytest.mark.parametrize("meta", [*LOCAL_HOSTS, {"HTTP_HOST": "shop.example.com"}])
+@pytest.mark.parametrize(("debug", "allowed"), [(True, []), (False, []), (True, [".example.com"]), (False, ["*"])])
+def test_debug_and_allowed_hosts_decide_as_get_host_does(meta, debug, allowed, settings):
+    settings.DEBUG, settings.ALLOWED_HOSTS = debug, allowed
+    snapshot = _known("a.localhost", "127.0.0.1", "[::1]", "shop.example.com")
+    request = RequestFactory().get("/", **meta)
+    assert snapshot_host(request, snapshot) == host_from_request(request)  # every host here has rows
 
 
 def test_only_hosts_with_rows_are_remembered_and_the_memory_is_bounded(settings):

@@ -258,3 +258,49 @@ def test_the_cached_kill_switch_and_resolver_follow_override_settings(rows, clie
         assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
     assert echo(client, "shop.example.com")["SESSION_EXPIRE_SECONDS"] == 60
     assert echo(client, "other.example.com")["SESSION_EXPIRE_SECONDS"] == 600
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_custom_host_resolver_picks_the_tenant_under_asgi(rows):
+    with override_settings(REQUEST_SETTINGS_HOST_RESOLVER="tests.test_middleware.tenant_from_header"):
+        headers = {"host": "other.example.com", "x-tenant": "shop.example.com"}
+        response = await HostAsyncClient().get("/async-echo/", headers=headers)
+    assert response.json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
+
+
+def host_and_value_chunks():
+    for _ in range(2):
+        yield f"{current_host()}={settings.SESSION_EXPIRE_SECONDS};".encode()
+
+
+async def async_host_and_value_chunks():
+    for _ in range(2):
+        await asyncio.sleep(0)
+        yield f"{current_host()}={settings.SESSION_EXPIRE_SECONDS};".encode()
+
+
+def test_a_streaming_body_knows_the_request_s_host_too(rows):
+    from django.http import StreamingHttpResponse
+
+    middleware = RequestSettingsMiddleware(lambda request: StreamingHttpResponse(host_and_value_chunks()))
+    response = middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert b"".join(response) == b"shop.example.com=60;shop.example.com=60;"
+    assert current_host() is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("body", [host_and_value_chunks, async_host_and_value_chunks])
+async def test_a_streaming_body_under_asgi_knows_the_request_s_host_too(rows, body):
+    from django.http import StreamingHttpResponse
+
+    async def get_response(request):
+        return StreamingHttpResponse(body())
+
+    middleware = RequestSettingsMiddleware(get_response)
+    response = await middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    if response.is_async:
+        chunks = [chunk async for chunk in response.streaming_content]
+    else:
+        chunks = list(response.streaming_content)
+    assert b"".join(chunks) == b"shop.example.com=60;shop.example.com=60;"
+    assert current_host() is None

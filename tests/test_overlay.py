@@ -221,3 +221,77 @@ def test_asyncio_tasks_see_only_their_own_layer():
 
     assert asyncio.run(main()) == [[1] * 5, [2] * 5, [3] * 5]
     assert settings.SESSION_EXPIRE_SECONDS == 3600
+
+
+# -- chains, current(), retained descriptors and pins -------------------------------------------------------------
+
+
+@pytest.fixture
+def descriptors():
+    """Tests below remove descriptors: put back those that existed, so later tests find the class as it was."""
+    before = [name for name, value in vars(type(settings)).items() if isinstance(value, overlay._Overridable)]
+    yield
+    for name in before:
+        overlay.make_overridable(name)
+
+
+def test_a_chain_answers_each_key_from_its_most_specific_mapping():
+    for key in ("CHAIN_A", "CHAIN_B", "CHAIN_C"):
+        overlay.make_overridable(key)
+    host_rows = {"CHAIN_A": "host"}
+    pattern_rows = {"CHAIN_A": "pattern", "CHAIN_B": "pattern"}
+    all_hosts = {"CHAIN_A": "all", "CHAIN_B": "all", "CHAIN_C": "all"}
+    token = overlay.push((host_rows, pattern_rows, all_hosts), "a.eu.example.com")
+    try:
+        assert (settings.CHAIN_A, settings.CHAIN_B, settings.CHAIN_C) == ("host", "pattern", "all")
+        assert overlay.current() == {"CHAIN_A": "host", "CHAIN_B": "pattern", "CHAIN_C": "all"}
+        assert overlay.current_host() == "a.eu.example.com"
+        with pytest.raises(TypeError):
+            overlay.current()["CHAIN_A"] = "changed"
+    finally:
+        overlay.pop(token)
+    assert overlay.current_host() is None
+    assert not hasattr(settings, "CHAIN_A")
+
+
+def test_current_of_a_single_mapping_is_a_read_only_copy():
+    rows = {"SESSION_EXPIRE_SECONDS": 60}
+    token = overlay.push(overlay.freeze(rows), "")
+    try:
+        seen = overlay.current()
+        rows["SESSION_EXPIRE_SECONDS"] = 61  # the caller's dict, changed later: the layer holds its own copy
+        assert seen == {"SESSION_EXPIRE_SECONDS": 60}
+        assert overlay.current_host() == ""
+    finally:
+        overlay.pop(token)
+
+
+def test_retain_removes_only_the_descriptors_of_keys_nobody_overrides(descriptors):
+    for key in ("KEPT_KEY", "DROPPED_KEY"):
+        overlay.make_overridable(key)
+    overlay.retain({"KEPT_KEY"})
+    assert overlay.is_overridable("KEPT_KEY")
+    assert not overlay.is_overridable("DROPPED_KEY")
+    assert overlay.is_installed()  # the class's own attributes stay
+    assert settings.SECRET_KEY == "tests-only-not-a-secret"
+
+
+def test_pinned_keys_keep_their_descriptors_until_their_block_ends(descriptors):
+    outer = overlay.pin(None, {"PIN_OUTER": 1})
+    middle = overlay.pin("a.example.com", {"PIN_MIDDLE": 2})
+    inner = overlay.pin(None, {"PIN_INNER": 3})
+    assert overlay.pins() == ((None, {"PIN_OUTER": 1}), ("a.example.com", {"PIN_MIDDLE": 2}), (None, {"PIN_INNER": 3}))
+    overlay.retain(set())
+    assert all(overlay.is_overridable(key) for key in ("PIN_OUTER", "PIN_MIDDLE", "PIN_INNER"))
+
+    overlay.unpin(inner)
+    assert overlay.pins() == ((None, {"PIN_OUTER": 1}), ("a.example.com", {"PIN_MIDDLE": 2}))
+    overlay.retain(set())
+    assert not overlay.is_overridable("PIN_INNER")
+    assert overlay.is_overridable("PIN_OUTER") and overlay.is_overridable("PIN_MIDDLE")
+
+    overlay.unpin(middle)
+    overlay.unpin(outer)
+    assert overlay.pins() == ()
+    overlay.retain(set())
+    assert not overlay.is_overridable("PIN_OUTER") and not overlay.is_overridable("PIN_MIDDLE")
