@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from unittest import mock
 
 import pytest
@@ -17,7 +19,6 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.test import override_settings
 
 from request_settings import broadcast as broadcast_module
-from request_settings import store as store_module
 from request_settings.broadcast import RETRY_INTERVAL, STAMP_KEY, broadcast
 from request_settings.models import SettingOverride
 from request_settings.refresher import Refresher
@@ -54,11 +55,12 @@ LOCAL_CACHES = {
 @pytest.fixture
 def clock():
     fake = FakeClock()
+    saved = store.timer, broadcast.timer  # put back what was there, not what this module assumes
     store.timer = broadcast.timer = fake
     store.reset()
     CountingCache.reads = 0
     yield fake
-    store.timer = broadcast.timer = store_module.time.monotonic
+    store.timer, broadcast.timer = saved
     store.reset()
 
 
@@ -239,6 +241,7 @@ def real_redis():
         "broadcast": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": f"tests-{uuid.uuid4().hex}",  # other runs on this Redis (people, CI, workers) never meet
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }
@@ -264,3 +267,83 @@ def test_a_fresh_broadcast_has_seen_nothing_and_reads_at_once():
     fresh = broadcast_module.Broadcast()
     assert fresh.next_read == 0.0
     assert fresh.down is False
+
+
+FLAKY_CACHES = {**LOCAL_CACHES, "broadcast": {"BACKEND": "tests.test_broadcast.FlakyCache", "LOCATION": "flaky"}}
+OUTAGE = (
+    "Could not read the change stamp from the 'broadcast' cache; other processes see changes at their next database "
+    "poll (REQUEST_SETTINGS_POLL_INTERVAL) until it is back. Logged once per outage."
+)
+RECOVERY = "The 'broadcast' cache is reachable again: changes propagate through it again."
+
+
+@pytest.fixture
+def flaky_cache(clock):
+    with override_settings(CACHES=FLAKY_CACHES, REQUEST_SETTINGS_BROADCAST_CACHE="broadcast"):
+        yield
+    FlakyCache.down = False
+
+
+def test_each_outage_is_warned_once_with_its_traceback_and_each_recovery_logged_once(flaky_cache, caplog):
+    fresh = broadcast_module.Broadcast(timer=FakeClock())
+    with caplog.at_level(logging.INFO, logger="request_settings"):
+        for _outage in range(2):
+            FlakyCache.down = True
+            assert [fresh.check(), fresh.check()] == [False, False]
+            assert fresh.down
+            FlakyCache.down = False
+            fresh.check()
+            fresh.check()
+            assert not fresh.down
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", OUTAGE),
+        ("INFO", RECOVERY),
+        ("WARNING", OUTAGE),
+        ("INFO", RECOVERY),
+    ]
+    warning = caplog.records[0]
+    assert warning.name == "request_settings"
+    assert warning.exc_info is not None and isinstance(warning.exc_info[1], ConnectionError)
+
+
+def test_while_the_cache_is_down_the_stamp_is_read_once_per_retry_interval(flaky_cache):
+    fresh = broadcast_module.Broadcast(timer=FakeClock())
+    FlakyCache.down = True
+    fresh.check()
+    assert fresh.next_read == 1000.0 + RETRY_INTERVAL
+    FlakyCache.down = False
+    assert fresh.check() is True  # the first stamp seen after the outage
+    assert fresh.next_read == 1000.0 + broadcast_module.POLL_INTERVAL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_stamp_read_keeps_the_snapshot_and_its_overrides(flaky_cache, clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    snapshot = store.cached()
+    FlakyCache.down = True
+    clock.now += broadcast_module.POLL_INTERVAL  # the stamp is due, the database poll is not
+    refresher.round()
+    assert store.cached() is snapshot
+    assert served() == 600
+
+
+def test_the_stamp_is_stored_without_expiry(shared_cache):
+    broadcast.publish()
+    stamp = shared_cache.get(STAMP_KEY)
+    assert stamp is not None
+    years_later = time.time() + 10 * 365 * 24 * 3600
+    with mock.patch("django.core.cache.backends.locmem.time.time", return_value=years_later):
+        assert shared_cache.get(STAMP_KEY) == stamp
+
+
+def test_without_a_broadcast_cache_nothing_is_read_or_written(clock):
+    fresh = broadcast_module.Broadcast(timer=FakeClock())
+    with override_settings(CACHES=LOCAL_CACHES, REQUEST_SETTINGS_BROADCAST_CACHE=None):
+        caches["broadcast"].clear()
+        fresh.publish()
+        assert fresh.check() is False
+        assert not fresh.enabled()
+        assert caches["broadcast"].get(STAMP_KEY) is None
+    assert CountingCache.reads == 1  # the assertion's own read
