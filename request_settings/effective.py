@@ -78,7 +78,8 @@ def scopes(host: str) -> list[str]:
 
 def keys_in_view() -> list[str]:
     """The keys worth showing: every key with a row, and every key declared in REQUEST_SETTINGS_FIELDS."""
-    in_use = get_override_model()._default_manager.values_list("key", flat=True).distinct()
+    # order_by(): the model's default (host, key) ordering would put host into DISTINCT, one entry per row.
+    in_use = get_override_model()._default_manager.order_by().values_list("key", flat=True).distinct()
     return sorted(set(in_use) | set(conf.FIELDS))
 
 

@@ -80,8 +80,8 @@ def test_snapshot_is_read_from_the_custom_table():
     TenantOverride.objects.set(KEY, 60, host="a.example.com")
     TenantOverride.objects.set(KEY, 120)
     snapshot = store.get()
-    assert snapshot["a.example.com"][KEY] == 60
-    assert snapshot[""][KEY] == 120
+    assert snapshot.rows_of("a.example.com") == {KEY: 60}
+    assert snapshot.all_hosts == {KEY: 120}
     with activate("a.example.com"):
         assert settings.SESSION_EXPIRE_SECONDS == 60
 

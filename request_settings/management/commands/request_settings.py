@@ -485,7 +485,7 @@ def _label(host: str) -> str:
 
 def _hosts_with_rows() -> list[str]:
     """The hosts that have rows of their own, sorted: patterns and the all-hosts rows are not hosts."""
-    hosts = get_override_model()._default_manager.exclude(host="").values_list("host", flat=True).distinct()
+    hosts = get_override_model()._default_manager.exclude(host="").order_by().values_list("host", flat=True).distinct()
     return sorted(host for host in hosts if not host.startswith("*."))
 
 
