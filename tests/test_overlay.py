@@ -254,6 +254,14 @@ def test_a_chain_answers_each_key_from_its_most_specific_mapping():
     assert not hasattr(settings, "CHAIN_A")
 
 
+def test_current_of_a_host_with_its_own_and_all_hosts_rows_merges_both():
+    token = overlay.push(({"SESSION_EXPIRE_SECONDS": 60}, {"SESSION_EXPIRE_SECONDS": 600, "TENANT_BANNER": "all"}), "h")
+    try:
+        assert overlay.current() == {"SESSION_EXPIRE_SECONDS": 60, "TENANT_BANNER": "all"}
+    finally:
+        overlay.pop(token)
+
+
 def test_current_of_a_single_mapping_is_a_read_only_copy():
     rows = {"SESSION_EXPIRE_SECONDS": 60}
     token = overlay.push(overlay.freeze(rows), "")
