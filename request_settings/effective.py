@@ -16,6 +16,7 @@ from typing import Any
 from request_settings import policy
 from request_settings.conf.settings import settings as conf
 from request_settings.hosts import matching_patterns
+from request_settings.jsonfield import json_text
 from request_settings.models import get_override_model
 
 MISSING: Any = object()
@@ -84,12 +85,12 @@ def keys_in_view() -> list[str]:
 
 
 def row_problem(key: str, value: Any, host: str) -> str | None:
-    """Why the snapshot skips a row, in words (the same judgement as ``store.build_snapshot``); None if it applies."""
+    """Why the snapshot skips a row, in words (the same judgement as ``snapshot.build``); None if it applies."""
     reason = policy.refusal(key)
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"
     accepted = policy.value_problem(key, value, host=host)
-    return None if accepted is None else f"{value!r} is not valid for {key}, expected {accepted}"
+    return None if accepted is None else f"{json_text(value)} is not valid for {key}, expected {accepted}"
 
 
 def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:

@@ -13,6 +13,12 @@ from typing import Any
 from django.db import models
 
 
+def json_text(value: Any, limit: int = 200) -> str:
+    """A value spelled as JSON (``true``, ``null``, ``"text"``), cut short: messages quote JSON, never Python."""
+    text = value.raw if isinstance(value, Undecodable) else json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class Undecodable:
     """A stored value that Python's JSON decoder refuses (a number of over 4,300 digits, a list nested 990 deep).
 

@@ -332,7 +332,7 @@ def test_effective_names_rows_that_do_not_apply(operator):
     age = line["SESSION_COOKIE_AGE"]
     assert (age["value"], age["source"]) == (600, "all_hosts")
     assert age["ignored"][0]["host"] == "shop.example.com"
-    assert "'long' is not valid for SESSION_COOKIE_AGE" in age["ignored"][0]["reason"]
+    assert '"long" is not valid for SESSION_COOKIE_AGE' in age["ignored"][0]["reason"]
 
 
 def test_effective_follows_the_kill_switch(operator):

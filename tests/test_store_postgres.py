@@ -6,6 +6,7 @@ never look at 5 again. Our version is an UPDATE of one row: T2 cannot get a vers
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from unittest import mock
@@ -33,37 +34,58 @@ def other_processes():
         yield
 
 
+@contextlib.contextmanager
+def held_open(write):
+    """Run ``write()`` in a transaction of another thread, and keep that transaction open until the block ends."""
+    opened, release = threading.Event(), threading.Event()
+
+    def run():
+        try:
+            with transaction.atomic():
+                write()
+                opened.set()
+                assert release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert opened.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def started(write):
+    """``write()`` in a thread of its own (its own connection), started now; ``done`` tells when it returned."""
+    done = threading.Event()
+
+    def run():
+        try:
+            write()
+            done.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.done = done
+    return thread
+
+
 def test_a_later_writer_waits_for_the_earlier_one_so_no_change_is_skipped(other_processes):
     SettingOverride.objects.set("TENANT_BANNER", "start")
     snapshot = store.get()
-    first_open, second_done = threading.Event(), threading.Event()
-    release_first = threading.Event()
-
-    def first():
-        with transaction.atomic():
-            SettingOverride.objects.set("TENANT_BANNER", "from T1", host="a.example.com")
-            first_open.set()
-            assert release_first.wait(10)
-        connections.close_all()
-
-    def second():
-        assert first_open.wait(10)
-        SettingOverride.objects.set("TENANT_BANNER", "from T2", host="b.example.com")
-        second_done.set()
-        connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    assert first_open.wait(10)
-    time.sleep(0.3)
-    assert not second_done.is_set()  # T2 queues on the version row's lock behind T1
-    assert changes.current("default") == snapshot.version  # nothing committed yet: a poll sees nothing new
-    assert store.refresh() is snapshot
-    release_first.set()
-    for thread in threads:
-        thread.join(10)
-    assert second_done.is_set()
+    with held_open(lambda: SettingOverride.objects.set("TENANT_BANNER", "from T1", host="a.example.com")):
+        second = started(lambda: SettingOverride.objects.set("TENANT_BANNER", "from T2", host="b.example.com"))
+        time.sleep(0.3)
+        assert not second.done.is_set()  # T2 queues on the version row's lock behind T1
+        assert changes.current("default") == snapshot.version  # nothing committed yet: a poll sees nothing new
+        assert store.refresh() is snapshot
+    second.join(10)
+    assert second.done.is_set()
     refreshed = store.refresh()
     assert refreshed.version == snapshot.version + 2
     assert refreshed.rows_of("a.example.com") == {"TENANT_BANNER": "from T1"}
@@ -74,20 +96,8 @@ def test_a_later_writer_waits_for_the_earlier_one_so_no_change_is_skipped(other_
 def test_a_poll_between_the_two_commits_still_gets_both(other_processes):
     SettingOverride.objects.set("TENANT_BANNER", "start")
     snapshot = store.get()
-    first_open, release_first = threading.Event(), threading.Event()
-
-    def first():
-        with transaction.atomic():
-            SettingOverride.objects.set("TENANT_BANNER", "from T1", host="a.example.com")
-            first_open.set()
-            assert release_first.wait(10)
-        connections.close_all()
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert first_open.wait(10)
-    release_first.set()
-    thread.join(10)
+    with held_open(lambda: SettingOverride.objects.set("TENANT_BANNER", "from T1", host="a.example.com")):
+        pass
     middle = store.refresh()  # T1 committed, T2 not started yet
     assert middle.version == snapshot.version + 1
     SettingOverride.objects.set("TENANT_BANNER", "from T2", host="b.example.com")
@@ -101,28 +111,11 @@ def test_two_writers_recreating_a_lost_version_row_both_get_a_version():
 
     SettingOverride.objects.set("TENANT_BANNER", "start")
     ChangeVersion.objects.all().delete()
-    first_open, release_first = threading.Event(), threading.Event()
     versions = []
-
-    def first():
-        with transaction.atomic():
-            versions.append(changes.record("default", "TENANT_BANNER", "a.example.com"))
-            first_open.set()
-            assert release_first.wait(10)
-        connections.close_all()
-
-    def second():
-        assert first_open.wait(10)
-        versions.append(changes.record("default", "TENANT_BANNER", "b.example.com"))  # waits on the unique index
-        connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    assert first_open.wait(10)
-    time.sleep(0.3)
-    release_first.set()
-    for thread in threads:
-        thread.join(10)
+    with held_open(lambda: versions.append(changes.record("default", "TENANT_BANNER", "a.example.com"))):
+        # The second writer's INSERT of the version row waits on the unique index, then updates the first's row.
+        second = started(lambda: versions.append(changes.record("default", "TENANT_BANNER", "b.example.com")))
+        time.sleep(0.3)
+    second.join(10)
     assert len(versions) == 2 and versions[1] == versions[0] + 1
     assert changes.current("default") == versions[1]

@@ -23,11 +23,12 @@ from django.db import DatabaseError, router, transaction
 from request_settings import policy
 from request_settings.activation import activate
 from request_settings.conf.settings import settings as conf
+from request_settings.effective import row_problem
 from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
 from request_settings.hosts import clean_host
-from request_settings.jsonfield import Undecodable
+from request_settings.jsonfield import Undecodable, json_text
 from request_settings.models import get_override_model, in_brackets
 
 _MISSING = object()
@@ -43,12 +44,6 @@ def _host(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def _json(value: Any) -> str:
-    """A value as the file spells it (``true``, ``null``), cut short: messages quote JSON, never Python."""
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
 class _AsJSON:
     """A non-string host of an import file, spelled as in the file (``null``, ``true``) in clean_host's message."""
 
@@ -56,7 +51,7 @@ class _AsJSON:
         self.value = value
 
     def __repr__(self) -> str:
-        return _json(self.value)
+        return json_text(self.value)
 
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -77,15 +72,6 @@ def _scope(host: str) -> str:
 
 def _messages(error: ValidationError) -> str:
     return " ".join(error.messages)
-
-
-def _row_problem(key: str, value: Any, host: str) -> str | None:
-    """Why a stored row is skipped by the snapshot (snapshot.build), if it is."""
-    reason = policy.refusal(key)
-    if reason is not None:
-        return f"{key} cannot be overridden: {reason}"
-    accepted = policy.value_problem(key, value, host=host)
-    return None if accepted is None else f"{_json(value)} is not valid for {key}, expected {accepted}"
 
 
 def _canonical(value: Any) -> str:
@@ -203,7 +189,7 @@ class Command(BaseCommand):
         width = max((len(host_label(row_host)) for row_host, _key, _value in found), default=0)
         for row_host, key, value in found:
             line = f"{host_label(row_host):<{width}}  {key} = {display_value(key, value)}"
-            problem = _row_problem(key, value, row_host)
+            problem = row_problem(key, value, row_host)
             self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
         self._warn_if_disabled()
 
@@ -223,7 +209,7 @@ class Command(BaseCommand):
         for source_host, source in sources:
             if source_host not in rows:
                 continue
-            problem = _row_problem(key, rows[source_host], source_host)
+            problem = row_problem(key, rows[source_host], source_host)
             if problem is not None:
                 self.stderr.write(f"The {source} is ignored: {problem}.")
                 continue
@@ -381,7 +367,7 @@ class Command(BaseCommand):
             return "", 'expected an object with "key", "host" and "value"'
         key = entry.get("key")
         if not isinstance(key, str):
-            return "", f'"key" should be a setting name, not {_json(key)}'
+            return "", f'"key" should be a setting name, not {json_text(key)}'
         unknown = sorted(set(entry) - set(_FIELDS))
         if unknown:
             return key, f"unknown field(s) {', '.join(unknown)}; expected key, host and value"
@@ -397,7 +383,7 @@ class Command(BaseCommand):
             return key, f"{key} cannot be overridden: {reason}."
         accepted = policy.value_problem(key, entry["value"], host)
         if accepted is not None:
-            return key, f"{_json(entry['value'])} is not a valid value for {key}: expected {accepted}."
+            return key, f"{json_text(entry['value'])} is not a valid value for {key}: expected {accepted}."
         return key, None
 
     # -- running a command per host --------------------------------------------------------
