@@ -294,7 +294,7 @@ def test_each_outage_is_warned_once_with_its_traceback_and_each_recovery_logged_
             FlakyCache.down = False
             fresh.check()
             fresh.check()
-            assert not fresh.down
+            assert fresh.down is False
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", OUTAGE),
         ("INFO", RECOVERY),
@@ -347,3 +347,27 @@ def test_without_a_broadcast_cache_nothing_is_read_or_written(clock):
         assert not fresh.enabled()
         assert caches["broadcast"].get(STAMP_KEY) is None
     assert CountingCache.reads == 1  # the assertion's own read
+
+
+def test_reset_forgets_everything_a_fresh_broadcast_does_not_know(flaky_cache):
+    used = broadcast_module.Broadcast(timer=FakeClock())
+    FlakyCache.down = True
+    used.check()  # an outage: down, and a later next read
+    FlakyCache.down = False
+    used.reset()
+    fresh = broadcast_module.Broadcast(timer=FakeClock())
+    assert (used.down, used.next_read) == (fresh.down, fresh.next_read) == (False, 0.0)
+    assert used.check() is fresh.check() is True  # no stamp written yet: still news to a process that saw nothing
+    used.publish()
+    assert used.check() is fresh.check() is True
+    assert used.check() is fresh.check() is False
+
+
+def test_after_a_fork_a_lock_the_parent_held_does_not_block_the_child(flaky_cache):
+    child = broadcast_module.Broadcast(timer=FakeClock())
+    child._lock.acquire()  # held by a parent's thread at the moment of the fork: that thread is not in the child
+    child.after_fork()
+    reader = threading.Thread(target=child.check, daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    assert not reader.is_alive()
