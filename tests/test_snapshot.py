@@ -167,3 +167,71 @@ def test_a_refused_key_on_many_hosts_is_logged_once_not_once_per_host(caplog):
         "Skipped the override of SECRET_KEY for 1001 hosts ('t0.example.com', 't1.example.com', 't2.example.com' "
         "and 998 more): security-critical."
     ]
+
+
+def test_a_change_of_all_hosts_rows_reaches_every_host_and_keeps_the_count():
+    before = build([("TENANT_BANNER", "", "all"), ("TENANT_BANNER", "a.example.com", "a")], 1, now=10.0)
+    changes = {  # all-hosts changes first: the host change after them must still apply
+        ("TENANT_BANNER", ""): "everyone",
+        ("SESSION_EXPIRE_SECONDS", ""): 60,
+        ("TENANT_BANNER", "b.example.com"): "b",
+    }
+    after = before.changed(changes, 2, loaded_at=20.0)
+    assert after.all_hosts == {"TENANT_BANNER": "everyone", "SESSION_EXPIRE_SECONDS": 60}
+    assert value(after, "c.example.com", "TENANT_BANNER") == "everyone"
+    assert value(after, "a.example.com", "TENANT_BANNER") == "a"
+    assert value(after, "a.example.com", "SESSION_EXPIRE_SECONDS") == 60
+    assert value(after, "b.example.com", "TENANT_BANNER") == "b"
+    assert before.all_hosts == {"TENANT_BANNER": "all"}  # a published snapshot never changes
+    assert (after.row_count, after.version, after.loaded_at, after.full_at) == (4, 2, 20.0, 10.0)
+    assert after.keys() == {"TENANT_BANNER", "SESSION_EXPIRE_SECONDS"}
+
+    removed = after.changed({("SESSION_EXPIRE_SECONDS", ""): DELETED, ("NEVER_SET", ""): DELETED}, 3, loaded_at=30.0)
+    assert removed.all_hosts == {"TENANT_BANNER": "everyone"}
+    assert value(removed, "a.example.com", "SESSION_EXPIRE_SECONDS") == "<settings.py>"
+    assert removed.row_count == 3
+    assert after.all_hosts == {"TENANT_BANNER": "everyone", "SESSION_EXPIRE_SECONDS": 60}
+
+
+def test_a_change_of_host_rows_shares_the_all_hosts_rows():
+    before = build([("TENANT_BANNER", "", "all"), ("TENANT_BANNER", "a.example.com", "a")], 1)
+    after = before.changed({("TENANT_BANNER", "a.example.com"): "changed"}, 2, loaded_at=0)
+    assert after.all_hosts is before.all_hosts  # O(changes): the all-hosts rows are not copied
+    assert after.layer("unknown.example.com") == ({"TENANT_BANNER": "all"},)
+
+
+def test_removing_a_row_the_snapshot_never_had_changes_nothing():
+    """Another process added and removed it between two refreshes: only its removal is read."""
+    before = build([("TENANT_BANNER", "a.example.com", "a")], 1)
+    after = before.changed(
+        {("TENANT_BANNER", "b.example.com"): DELETED, ("OTHER", "a.example.com"): DELETED}, 2, loaded_at=0
+    )
+    assert list(after.hosts()) == ["a.example.com"]
+    assert after.rows_of("a.example.com") == {"TENANT_BANNER": "a"}
+    assert after.row_count == 1
+
+
+def test_removing_a_hosts_last_row_forgets_the_host():
+    before = build([("TENANT_BANNER", "a.example.com", "a"), ("TENANT_BANNER", "", "all")], 1)
+    after = before.changed({("TENANT_BANNER", "a.example.com"): DELETED}, 2, loaded_at=0)
+    assert list(after.hosts()) == []
+    assert not after.has_rows("a.example.com")
+    assert after.keys() == {"TENANT_BANNER"}
+
+
+def test_a_host_has_rows_of_its_own_or_through_a_matching_pattern_only():
+    rows = [("TENANT_BANNER", "a.example.com", "a"), ("TENANT_BANNER", "*.eu.example.com", "eu"), ("X_KEY", "", 1)]
+    snapshot = build(rows, 1)
+    assert snapshot.has_rows("a.example.com")
+    assert snapshot.has_rows("shop.eu.example.com")
+    assert not snapshot.has_rows("b.example.com")
+    assert not snapshot.has_rows("eu.example.com")
+    assert not snapshot.has_rows("")
+    without_patterns = build([("TENANT_BANNER", "a.example.com", "a")], 1)
+    assert without_patterns.has_rows("a.example.com")
+    assert not without_patterns.has_rows("b.example.com")
+
+
+def test_a_snapshot_records_when_it_was_read():
+    assert (build([], 1, now=5.0).loaded_at, build([], 1, now=5.0).full_at) == (5.0, 5.0)
+    assert (empty(now=7.0).loaded_at, empty(now=7.0).full_at) == (7.0, 7.0)

@@ -66,7 +66,7 @@ MODULES: dict[str, tuple[Run, ...]] = {
         MULTIDB,
         (("tests/test_store.py", "tests/test_store_postgres.py"), POSTGRES),
     ),
-    "snapshot": ((("tests/test_snapshot.py",), SQLITE),),
+    "snapshot": ((("tests/test_snapshot.py", "tests/test_hosts.py"), SQLITE),),  # hosts: the Host-header memory
     "changes": (
         (("tests/test_store.py",), SQLITE),
         MULTIDB,
