@@ -1,7 +1,7 @@
 """Many tenants: a request for a host without rows costs no query and grows nothing.
 
-The timing side (10,000 hosts vs 10: per-request cost, snapshot memory, refresh time) is a script
-run on demand: ``python -m tests.load.tenants``.
+The timing side (1,000 to 1,000,000 hosts: refresh times, memory per row, requests during a refresh) is a script
+run on demand: ``python -m tests.benchmarks.scale sqlite 1000 10000 100000``.
 """
 
 from __future__ import annotations
