@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import tracemalloc
 
 import pytest
@@ -235,3 +236,16 @@ def test_a_host_has_rows_of_its_own_or_through_a_matching_pattern_only():
 def test_a_snapshot_records_when_it_was_read():
     assert (build([], 1, now=5.0).loaded_at, build([], 1, now=5.0).full_at) == (5.0, 5.0)
     assert (empty(now=7.0).loaded_at, empty(now=7.0).full_at) == (7.0, 7.0)
+    started = time.monotonic()
+    for snapshot in (build([], 1), empty()):
+        assert started <= snapshot.loaded_at == snapshot.full_at <= time.monotonic()
+
+
+def test_an_empty_snapshot_has_no_rows_and_takes_changes_like_any_other():
+    snapshot = empty()
+    assert (snapshot.row_count, snapshot.patterns, list(snapshot.hosts()), snapshot.keys()) == (0, set(), [], set())
+    changed = snapshot.changed(
+        {("TENANT_BANNER", ""): "all", ("TENANT_BANNER", "*.example.com"): "sub"}, 1, loaded_at=0
+    )
+    assert changed.row_count == 2
+    assert value(changed, "a.example.com", "TENANT_BANNER") == "sub"
