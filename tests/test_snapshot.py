@@ -249,3 +249,33 @@ def test_an_empty_snapshot_has_no_rows_and_takes_changes_like_any_other():
     )
     assert changed.row_count == 2
     assert value(changed, "a.example.com", "TENANT_BANNER") == "sub"
+
+
+def test_a_rule_that_depends_on_the_rows_host_judges_each_row_with_its_own_host(caplog):
+    """A cookie domain must contain the row's host, or staff of that host are locked out."""
+    rows = [
+        ("SESSION_COOKIE_DOMAIN", "a.example.com", "a.example.com"),
+        ("SESSION_COOKIE_DOMAIN", "b.example.com", "a.example.com"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        snapshot = build(rows, 1)
+    assert snapshot.rows_of("a.example.com") == {"SESSION_COOKIE_DOMAIN": "a.example.com"}
+    assert snapshot.rows_of("b.example.com") is None
+    assert [m.split(":")[0] for m in caplog.messages] == [
+        "Skipped the override of SESSION_COOKIE_DOMAIN for host 'b.example.com'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (2, "'t0.example.com', 't1.example.com'"),
+        (3, "'t0.example.com', 't1.example.com', 't2.example.com'"),
+        (4, "'t0.example.com', 't1.example.com', 't2.example.com' and 1 more"),
+    ],
+)
+def test_a_skipped_key_names_at_most_three_hosts(count, shown, caplog):
+    rows = [("SECRET_KEY", f"t{n}.example.com", "stolen") for n in range(count)]
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        build(rows, 1)
+    assert caplog.messages == [f"Skipped the override of SECRET_KEY for {count} hosts ({shown}): security-critical."]
