@@ -177,3 +177,42 @@ def test_after_a_database_outage_the_refresher_reconnects_and_reads_again(backgr
     connection.ensure_connection()
     assert connection.connection is not broken
     assert SettingOverride.objects.get(key=KEY).value == 600
+
+
+def test_the_thread_is_a_daemon_named_for_thread_dumps():
+    refresher = Refresher(store)
+    assert refresher.daemon is True  # a process exits without anyone stopping it
+    assert refresher.name == "request_settings refresher"
+
+
+class FakeConnection:
+    def __init__(self, *, opened, errors, usable):
+        self.connection = object() if opened else None
+        self.errors_occurred = errors
+        self.usable = usable
+        self.closed = False
+
+    def is_usable(self):
+        return self.usable
+
+    def close(self):
+        self.closed = True
+
+
+def test_each_round_closes_this_threads_broken_connections_and_only_those(monkeypatch):
+    """After an outage the thread's connection is dead; no request cycle closes it here (Django's does for views)."""
+    from request_settings import refresher as refresher_module
+
+    broken = FakeConnection(opened=True, errors=True, usable=False)
+    recovered = FakeConnection(opened=True, errors=True, usable=True)  # an error, but the server answers
+    unused = FakeConnection(opened=True, errors=False, usable=False)  # is_usable() alone says nothing
+    never_opened = FakeConnection(opened=False, errors=True, usable=False)
+
+    class Connections:
+        def all(self, initialized_only=False):
+            assert initialized_only is True  # never open a connection only to look at it
+            return [broken, recovered, unused, never_opened]
+
+    monkeypatch.setattr(refresher_module, "connections", Connections())
+    refresher_module.drop_broken_connections()
+    assert [c.closed for c in (broken, recovered, unused, never_opened)] == [True, False, False, False]
