@@ -12,6 +12,32 @@ from typing import Any
 
 from django.db import models
 
+READ_DEPTH_LIMIT = 256
+"""Nesting above which a stored value is not decoded: Python 3.11's decoder fails near 1,000 levels, 3.12's
+decodes it but ``repr`` and display then fail. The write paths refuse far less (REQUEST_SETTINGS_MAX_VALUE_DEPTH)."""
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply JSON ``text`` nests arrays and objects, brackets inside strings aside; without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
 
 def json_text(value: Any, limit: int = 200) -> str:
     """A value spelled as JSON (``true``, ``null``, ``"text"``), cut short: messages quote JSON, never Python."""
@@ -51,6 +77,11 @@ class TolerantJSONField(models.JSONField):  # type: ignore[type-arg,unused-ignor
         super().__init__(*args, **kwargs)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        # Counting brackets is C-fast; only a text with that many is scanned properly.
+        if isinstance(value, str) and value.count("[") + value.count("{") > READ_DEPTH_LIMIT:
+            depth = nesting_depth(value)
+            if depth > READ_DEPTH_LIMIT:
+                return Undecodable(value, ValueError(f"nested {depth} levels deep, more than {READ_DEPTH_LIMIT}"))
         try:
             return super().from_db_value(value, expression, connection)
         except (ValueError, RecursionError) as error:

@@ -15,7 +15,7 @@ from django.db import connection
 
 from request_settings.models import SettingOverride, SettingOverrideChange, Undecodable
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # the scanner tests below need none, and pay little
 
 HUGE = "1" * 5000
 DEEP = "[" * 990 + "]" * 990
@@ -83,3 +83,29 @@ def test_the_admin_lists_it_and_its_change_page_shows_the_stored_text(bad_row, a
         == 302
     )
     assert not SettingOverride.objects.filter(key="TENANT_BANNER").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("1", 0),
+        ('"[[[["', 0),
+        ('[1, [2, {"a": [3]}]]', 4),
+        ('["\\"[", [], {"]": {}}]', 3),
+        ("[" * 300 + "]" * 300, 300),
+    ],
+)
+def test_nesting_is_counted_without_recursion_and_brackets_in_strings_do_not_count(text, depth):
+    from request_settings.jsonfield import nesting_depth
+
+    assert nesting_depth(text) == depth
+
+
+def test_a_value_just_under_the_reader_bound_is_read():
+    from request_settings.jsonfield import READ_DEPTH_LIMIT, TolerantJSONField
+
+    field = TolerantJSONField()
+    shallow = "[" * READ_DEPTH_LIMIT + "]" * READ_DEPTH_LIMIT
+    assert not isinstance(field.from_db_value(shallow, None, connection), Undecodable)
+    deep = "[" + shallow + "]"
+    assert isinstance(field.from_db_value(deep, None, connection), Undecodable)
