@@ -18,7 +18,7 @@ from tests.django_suite.compare import (
     summary_table,
     unused_excuses,
 )
-from tests.django_suite.run import ANCHOR, INJECTED, MODULES, VARIANTS, write_runtests_copy
+from tests.django_suite.run import ANCHOR, INJECTED, MODULES, VARIANTS, read_outcomes, write_runtests_copy
 
 
 def lines(*records: tuple[str, str] | tuple[str, str, str]) -> list[str]:
@@ -109,13 +109,13 @@ def test_summary_table_counts_per_variant():
     plain = outcomes(m__a="pass", m__b="pass", m__c="skip", m__d="fail")
     variant = outcomes(m__a="error", m__b="fail", m__c="skip", m__d="fail")
     table = summary_table(
-        [compare("plain", plain, plain, {}), compare("app", plain, variant, {"m.b": "why"})], {"plain": 9.6}
+        [compare("plain", plain, plain, {}), compare("app", plain, variant, {"m.b": "why"})], {"plain": (9.6, 15.2)}
     )
     assert table.splitlines()[0].split() == [
-        "variant", "tests", "run", "failures", "errors", "skipped", "differences", "excused", "seconds"
+        "variant", "tests", "run", "failures", "errors", "skipped", "differences", "excused", "seconds", "cpu", "s"
     ]  # fmt: skip
-    assert table.splitlines()[2].split() == ["plain", "4", "1", "0", "1", "0", "0", "10"]
-    assert table.splitlines()[3].split() == ["app", "4", "2", "1", "1", "1", "1", "0"]
+    assert table.splitlines()[2].split() == ["plain", "4", "1", "0", "1", "0", "0", "10", "15"]
+    assert table.splitlines()[3].split() == ["app", "4", "2", "1", "1", "1", "1", "0", "0"]
 
 
 def test_last_line_is_the_exception_line():
@@ -147,10 +147,17 @@ def test_the_runtests_copy_refuses_an_unknown_layout(tmp_path):
         write_runtests_copy(tmp_path)
 
 
-def test_the_recorder_writes_one_line_per_outcome_that_parse_reads(tmp_path, monkeypatch):
+@pytest.fixture
+def hooks(tmp_path, monkeypatch):
+    """suite_hooks as Django's test process imports it, recording into tmp_path."""
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "django_suite" / "inject"))
-    from suite_hooks import OUTCOMES_VARIABLE, RecordingResult
+    import suite_hooks
 
+    monkeypatch.setenv(suite_hooks.OUTCOMES_VARIABLE, str(tmp_path))
+    return suite_hooks
+
+
+def test_the_recorder_writes_one_line_per_outcome_that_parse_reads(hooks, tmp_path):
     class Sample(unittest.TestCase):
         def test_pass(self):
             pass
@@ -170,11 +177,9 @@ def test_the_recorder_writes_one_line_per_outcome_that_parse_reads(tmp_path, mon
                 with self.subTest(i=i):
                     self.assertEqual(i, 0)
 
-    path = tmp_path / "outcomes.jsonl"
-    monkeypatch.setenv(OUTCOMES_VARIABLE, str(path))
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(Sample)
-    unittest.TextTestRunner(stream=io.StringIO(), resultclass=RecordingResult).run(suite)
-    parsed = parse_outcomes(path.read_text().splitlines())
+    unittest.TextTestRunner(stream=io.StringIO(), resultclass=hooks.RecordingResult).run(suite)
+    parsed = read_outcomes(tmp_path)
     name = f"{Sample.__module__}.{Sample.__qualname__}"
     assert {test_id.removeprefix(name + "."): o.outcome for test_id, o in parsed.items()} == {
         "test_pass": "pass",
@@ -185,3 +190,44 @@ def test_the_recorder_writes_one_line_per_outcome_that_parse_reads(tmp_path, mon
     }
     assert last_line(parsed[f"{name}.test_error"].detail) == "KeyError: 'boom'"
     assert parsed[f"{name}.test_subtest"].detail.startswith(f"test_subtest ({name}.test_subtest) (i=1)")
+
+
+def test_a_parallel_worker_records_the_real_test_names(hooks, tmp_path):
+    """Django replays a worker's events by position, and a class skipped in setUpClass shifts the positions (the
+    skip lands on the test before it): the worker itself records, under each test's own name."""
+
+    class SkippedInSetUpClass(unittest.TestCase):
+        @classmethod
+        def setUpClass(cls):
+            raise unittest.SkipTest("no backend")
+
+        def test_never_run(self):
+            pass
+
+    class AfterTheSkippedClass(unittest.TestCase):
+        def test_a(self):
+            pass
+
+        @unittest.skip("not here")
+        def test_b(self):
+            pass
+
+    suite = unittest.TestSuite(
+        [SkippedInSetUpClass("test_never_run"), AfterTheSkippedClass("test_a"), AfterTheSkippedClass("test_b")]
+    )
+    hooks.RecordingRemoteRunner().run(suite)
+    skipped, after = (f"{cls.__module__}.{cls.__qualname__}" for cls in (SkippedInSetUpClass, AfterTheSkippedClass))
+    assert {test_id: o.outcome for test_id, o in read_outcomes(tmp_path).items()} == {
+        f"setUpClass ({skipped})": "skip",
+        f"{after}.test_a": "pass",
+        f"{after}.test_b": "skip",
+    }
+
+
+def test_the_main_process_records_only_when_no_worker_does(hooks):
+    from django.test.runner import DebugSQLTextTestResult
+
+    assert hooks.RecordingRunner(parallel=1).get_resultclass() is hooks.RecordingResult
+    assert hooks.RecordingRunner(parallel=2).get_resultclass() is None
+    assert hooks.RecordingRunner(parallel=1, debug_sql=True).get_resultclass() is DebugSQLTextTestResult
+    assert hooks.RecordingRunner.parallel_test_suite.runner_class is hooks.RecordingRemoteRunner

@@ -97,11 +97,12 @@ def unused_excuses(excuses: Mapping[str, str], comparisons: Iterable[Comparison]
     return sorted(set(excuses) - used)
 
 
-def summary_table(comparisons: Iterable[Comparison], seconds: Mapping[str, float]) -> str:
-    """One row per variant: tests run, failures, errors, skipped, differences vs plain, excused, time."""
-    header = ("variant", "tests run", "failures", "errors", "skipped", "differences", "excused", "seconds")
-    rows = [header]
+def summary_table(comparisons: Iterable[Comparison], seconds: Mapping[str, tuple[float, float]]) -> str:
+    """One row per variant: tests run, failures, errors, skipped, differences vs plain, excused, wall and CPU time."""
+    header = ("variant", "tests run", "failures", "errors", "skipped", "differences", "excused", "seconds", "cpu s")
+    rows: list[tuple[str, ...]] = [header]
     for item in comparisons:
+        wall, cpu = seconds.get(item.variant, (0.0, 0.0))
         rows.append(
             (
                 item.variant,
@@ -111,7 +112,8 @@ def summary_table(comparisons: Iterable[Comparison], seconds: Mapping[str, float
                 str(item.counts["skip"]),
                 str(len(item.differences)),
                 str(len(item.excused)),
-                f"{seconds.get(item.variant, 0.0):.0f}",
+                f"{wall:.0f}",
+                f"{cpu:.0f}",
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]

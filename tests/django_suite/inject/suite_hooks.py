@@ -7,6 +7,12 @@
 
 The variant comes from the environment (set by ``run.py``), so one copy serves every variant; under the "spawn"
 start method each worker re-imports the copy and gets the same patch.
+
+Outcomes are recorded by the process that runs the test, one JSON line per outcome in ``<pid>.jsonl`` of the folder
+named by DJANGO_SUITE_OUTCOMES. Not in the main process under --parallel: Django replays a worker's events there by
+position (``RemoteTestResult.test_index``), and a class skipped or failed in ``setUpClass`` shifts the positions, so
+the replayed outcomes can land on the wrong test names. Not from ``-v 2`` lines either: workers' own output
+interleaves with them.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ import json
 import os
 import traceback
 import unittest
+from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 APPS_VARIABLE = "DJANGO_SUITE_APPS"
 MIDDLEWARE_VARIABLE = "DJANGO_SUITE_MIDDLEWARE"
@@ -39,50 +46,44 @@ def install(namespace: dict[str, Any]) -> None:
     namespace["get_runner"] = lambda settings, test_runner_class=None: RecordingRunner
 
 
-class RecordingResult(unittest.TextTestResult):
-    """The usual text result that also writes one JSON line per outcome to the file named by DJANGO_SUITE_OUTCOMES.
+def record(test: unittest.TestCase, outcome: str, err: ErrorInfo | None = None, label: str = "") -> None:
+    """Append one outcome to this process's file (one file per process: no two writers share one)."""
+    folder = os.environ.get(OUTCOMES_VARIABLE)
+    if not folder:
+        return
+    line: dict[str, str] = {"id": test.id(), "outcome": outcome}
+    if err is not None:
+        line["detail"] = label + "".join(traceback.format_exception(*err))
+    with (Path(folder) / f"{os.getpid()}.jsonl").open("a", encoding="utf-8") as output:
+        output.write(json.dumps(line) + "\n")
 
-    Under --parallel, the workers' events are replayed on this object in the main process, so every test of every
-    worker comes through here, and test output printed by workers cannot garble the record (unlike ``-v 2`` lines).
-    """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        path = os.environ.get(OUTCOMES_VARIABLE)
-        self._record_file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
-
-    def _record(self, test: unittest.TestCase, outcome: str, err: ErrorInfo | None = None, label: str = "") -> None:
-        if self._record_file is None:
-            return
-        line = {"id": test.id(), "outcome": outcome}
-        if err is not None:
-            line["detail"] = label + "".join(traceback.format_exception(*err))
-        self._record_file.write(json.dumps(line) + "\n")
-        self._record_file.flush()
+class Recorder(unittest.TestResult):
+    """Records every outcome, then lets the result class it is mixed into do its usual work."""
 
     def addSuccess(self, test: unittest.TestCase) -> None:
         super().addSuccess(test)
-        self._record(test, "pass")
+        record(test, "pass")
 
     def addFailure(self, test: unittest.TestCase, err: ErrorInfo) -> None:
         super().addFailure(test, err)
-        self._record(test, "fail", err)
+        record(test, "fail", err)
 
     def addError(self, test: unittest.TestCase, err: ErrorInfo) -> None:
         super().addError(test, err)
-        self._record(test, "error", err)
+        record(test, "error", err)
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:
         super().addSkip(test, reason)
-        self._record(test, "skip")
+        record(test, "skip")
 
     def addExpectedFailure(self, test: unittest.TestCase, err: ErrorInfo) -> None:
         super().addExpectedFailure(test, err)
-        self._record(test, "xfail")
+        record(test, "xfail")
 
     def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
         super().addUnexpectedSuccess(test)
-        self._record(test, "xpass")
+        record(test, "xpass")
 
     def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: ErrorInfo | None) -> None:
         super().addSubTest(test, subtest, err)
@@ -90,18 +91,32 @@ class RecordingResult(unittest.TextTestResult):
             # A failed subtest fails its test (unittest then never calls addSuccess for it): record it under the
             # test's own id, with the subtest's parameters in the detail.
             failed = err[0] is not None and issubclass(err[0], test.failureException)
-            self._record(test, "fail" if failed else "error", err, label=f"{subtest}\n")
+            record(test, "fail" if failed else "error", err, label=f"{subtest}\n")
 
-    def stopTestRun(self) -> None:
-        super().stopTestRun()
-        if self._record_file is not None:
-            self._record_file.close()
-            self._record_file = None
+
+class RecordingResult(Recorder, unittest.TextTestResult):
+    """The main process's result when the tests run in it (no --parallel, or a single test case)."""
+
+
+class RecordingRemoteResult(Recorder, RemoteTestResult):
+    """A --parallel worker's result: records where the test object is the real one."""
+
+
+class RecordingRemoteRunner(RemoteTestRunner):
+    resultclass = RecordingRemoteResult
+
+
+class RecordingParallelTestSuite(ParallelTestSuite):
+    runner_class = RecordingRemoteRunner
 
 
 class RecordingRunner(DiscoverRunner):
+    parallel_test_suite = RecordingParallelTestSuite
+
     def get_resultclass(self) -> type[unittest.TextTestResult] | None:
         chosen = super().get_resultclass()
-        if chosen is not None:  # --debug-sql or --pdb asked for Django's own result class: keep it
+        if chosen is not None or self.parallel > 1:
+            # --debug-sql/--pdb chose Django's own class; under --parallel the workers record, and the events
+            # replayed here must not be recorded twice.
             return chosen
         return RecordingResult
