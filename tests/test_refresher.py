@@ -140,6 +140,28 @@ def test_a_lost_listen_connection_falls_back_to_polling_and_is_logged_once(caplo
         refresher.wait(0.01)
     assert refresher._listening is None
     assert caplog.messages.count("LISTEN on 'request_settings' stopped; polling until it is back.") == 1
+    assert isinstance(caplog.records[0].exc_info[1], OSError)  # the operator sees why
+
+
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_a_listen_outage_after_a_recovery_is_logged_again(caplog):
+    refresher = Refresher(store)
+    refresher._listen = lambda: True
+    for error in (OSError("gone"), None, OSError("gone again")):
+        refresher._listening = FakeListening(error=error)
+        refresher.wait(0.01)
+    assert caplog.messages.count("LISTEN on 'request_settings' stopped; polling until it is back.") == 2
+
+
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_a_short_wait_for_a_notification_is_not_stretched():
+    refresher = Refresher(store)
+    refresher._listen = lambda: True
+    refresher._listening = FakeListening()
+    refresher.wait(0.05)
+    refresher.wait(0)
+    assert refresher._listening.timeouts == [0.05, 0.001]
+    assert not refresher.notified
 
 
 @pytest.mark.django_db

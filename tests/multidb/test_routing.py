@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 from django.db import connections, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from request_settings import changes
@@ -146,3 +146,10 @@ def test_a_transaction_on_default_neither_holds_back_nor_wraps_the_routed_databa
         assert not queries.default.captured_queries
         assert store.cached().rows_of(HOST) == {KEY: 60}  # committed, so cached
         assert value_for(HOST) == 60
+
+
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_listen_asks_the_routed_database_which_is_not_postgresql_here():
+    from request_settings.refresher import Refresher
+
+    assert Refresher(store)._listen() is False  # SQLite: the refresher polls

@@ -70,9 +70,13 @@ MODULES: dict[str, tuple[Run, ...]] = {
     "changes": (
         (("tests/test_store.py",), SQLITE),
         MULTIDB,
-        (("tests/test_store.py", "tests/test_store_postgres.py"), POSTGRES),
+        (("tests/test_store.py", "tests/test_store_postgres.py", "tests/test_refresher.py"), POSTGRES),  # NOTIFY
     ),
-    "refresher": ((("tests/test_refresher.py", "tests/test_broadcast.py"), SQLITE),),
+    "refresher": (
+        (("tests/test_refresher.py", "tests/test_broadcast.py"), SQLITE),
+        (("tests/test_refresher.py",), POSTGRES),  # LISTEN
+        MULTIDB,
+    ),
     "broadcast": ((("tests/test_broadcast.py",), SQLITE),),
     "policy": ((("tests/test_honored.py", "tests/test_refusals.py", "tests/test_values.py"), SQLITE),),
     "validators": ((("tests/test_validators.py", "tests/test_values.py", "tests/test_honored.py"), SQLITE),),
