@@ -333,17 +333,17 @@ def report(
         vs_plain = ratio(figures["min"], plain_us) if plain_us else "n/a"
         lines.append(f"| {label} | {figures['min']:.1f} ({figures['median']:.1f}) | {over} | {vs_off} | {vs_plain} |")
 
-    if plain:
-        wsgi_row("plain Django, no middleware, app not installed", plain["wsgi"]["plain"], None)
     if "middleware" in ours:
         lines += middleware_table(ours["middleware"], ours.get("host_differences", []))
-        lines += [
-            "",
-            "## One request through `WSGIHandler` (a trivial view that reads one setting)",
-            "",
-            "| what | µs/request | overhead vs no middleware | x no middleware | x plain Django |",
-            "|---|---:|---:|---:|---:|",
-        ]
+    lines += [
+        "",
+        "## One request through `WSGIHandler` (a trivial view that reads one setting)",
+        "",
+        "| what | µs/request | overhead vs no middleware | x no middleware | x plain Django |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    if plain:
+        wsgi_row("plain Django, no middleware, app not installed", plain["wsgi"]["plain"], None)
     if "wsgi_10" in ours:
         w10, w10k = ours["wsgi_10"], ours["wsgi_10k"]
         wsgi_row("app installed, no middleware (10 hosts of rows)", w10["off"], None)
