@@ -372,3 +372,23 @@ def test_after_a_fork_a_lock_the_parent_held_does_not_block_the_child(flaky_cach
     reader.start()
     reader.join(timeout=5)
     assert not reader.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_untouched_table_is_polled_not_read_again(clock, django_assert_num_queries):
+    """A table no write has touched yet has version 0: a round checks the version, it does not read every row."""
+    store.get()
+    assert store.cached().version == 0
+    refresher = Refresher(store)
+    clock.now += 0.5
+    with django_assert_num_queries(1) as queries:
+        refresher.round()
+    assert SettingOverride._meta.db_table not in queries.captured_queries[0]["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_the_next_round_comes_at_the_next_stamp_read(shared_cache, clock):
+    SettingOverride.objects.set(KEY, 600, host=HOST)
+    refresher = Refresher(store)
+    refresher.round()
+    assert refresher.round() == pytest.approx(broadcast_module.POLL_INTERVAL)  # not the database poll's 0.5 s

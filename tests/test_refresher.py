@@ -238,3 +238,23 @@ def test_each_round_closes_this_threads_broken_connections_and_only_those(monkey
     monkeypatch.setattr(refresher_module, "connections", Connections())
     refresher_module.drop_broken_connections()
     assert [c.closed for c in (broken, recovered, unused, never_opened)] == [True, False, False, False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_returns_once_the_thread_has_closed_its_connections(background, monkeypatch):
+    from django.db import connections
+
+    store.get()
+    thread = store.refresher
+    closed_by = []
+    close_all = connections.close_all
+
+    def slow_close_all():
+        time.sleep(0.2)
+        closed_by.append(threading.current_thread())
+        close_all()
+
+    monkeypatch.setattr(connections, "close_all", slow_close_all)
+    store.reset()
+    assert not thread.is_alive()
+    assert thread in closed_by
