@@ -295,6 +295,21 @@ def test_a_version_row_lost_to_a_flush_restarts_above_every_version_a_process_ma
     assert store.get().all_hosts == {"TENANT_BANNER": "third", "SESSION_EXPIRE_SECONDS": 61}
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("logged", [True, False])
+def test_a_lost_version_row_restarts_after_the_last_logged_version_when_the_clock_is_behind(clock, logged):
+    """Versions started from the clock once, and the clock went back (or writes outran it): the log's top still
+    counts; with no log at all, versions start at 1."""
+    SettingOverride.objects.set("TENANT_BANNER", "first")
+    top = changes.current("default")
+    ChangeVersion.objects.all().delete()
+    if not logged:
+        ChangedRow.objects.all().delete()
+    with mock.patch.object(changes, "time", mock.Mock(time=lambda: 0.0)):  # this module's clock only
+        SettingOverride.objects.set("TENANT_BANNER", "second")
+    assert changes.current("default") == (top + 1 if logged else 1)
+
+
 # -- transactions and tests -----------------------------------------------------------------------------------
 
 

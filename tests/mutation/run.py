@@ -68,7 +68,7 @@ MODULES: dict[str, tuple[Run, ...]] = {
     ),
     "snapshot": ((("tests/test_snapshot.py", "tests/test_hosts.py"), SQLITE),),  # hosts: the Host-header memory
     "changes": (
-        (("tests/test_store.py",), SQLITE),
+        (("tests/test_store.py", "tests/test_broadcast.py"), SQLITE),
         MULTIDB,
         (("tests/test_store.py", "tests/test_store_postgres.py", "tests/test_refresher.py"), POSTGRES),  # NOTIFY
     ),
@@ -94,8 +94,6 @@ PYTEST = (
     "no:randomly",
     "-p",
     "no:hypothesispytest",  # its import costs a second per process; @given works without it
-    "-m",
-    "not postgres and not browser and not load",
 )
 MEMORY = 3 * 2**30
 """Bytes of data a test process may allocate (about 30 times what the suite needs)."""
@@ -233,7 +231,7 @@ def pytest_in(copy: Path, arguments: tuple[str, ...], extra: dict[str, str], tim
     )
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *PYTEST, *arguments],
+        [sys.executable, "-m", "pytest", *PYTEST, "-m", _markers(extra), *arguments],
         cwd=copy,
         env=env,
         stdout=subprocess.PIPE,
@@ -254,6 +252,12 @@ def pytest_in(copy: Path, arguments: tuple[str, ...], extra: dict[str, str], tim
     if process.returncode in (4, 5):  # usage error, no tests: a problem of this script, not a kill
         raise SystemExit(f"pytest could not run {' '.join(arguments)} (exit {process.returncode}):\n{output}")
     return "failed", seconds, output
+
+
+def _markers(extra: dict[str, str]) -> str:
+    """The suite's own selection; a PostgreSQL run keeps the tests marked ``postgres`` (tox -e postgres does too)."""
+    postgres = extra.get("REQUEST_SETTINGS_TEST_DB") == "postgres"
+    return "not browser and not load" if postgres else "not postgres and not browser and not load"
 
 
 def _limit_memory() -> None:
