@@ -29,11 +29,11 @@ from request_settings.conf.settings import settings as conf
 
 logger = logging.getLogger("request_settings")
 
-POLL_INTERVAL = 0.1
-"""Seconds between two reads of the stamp in one process."""
+POLL_INTERVAL = 0.05
+"""Seconds between two reads of the stamp in one process (a Redis GET in the background thread, never a request)."""
 
-RETRY_INTERVAL = 1.0
-"""Seconds between two reads of the stamp while the cache is down."""
+RETRY_INTERVAL = 0.25
+"""Seconds between two reads of the stamp while the cache is down: the first one that succeeds ends the outage."""
 
 STAMP_KEY = "request_settings.stamp"
 """Cache key of the stamp (the cache's KEY_PREFIX and VERSION apply)."""

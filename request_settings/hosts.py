@@ -89,17 +89,20 @@ class KnownHosts(Protocol):
 def snapshot_host(request: HttpRequest, known: KnownHosts) -> str:
     """``host_from_request()``, fast: only a host that has rows of its own is checked against ALLOWED_HOSTS.
 
-    Any other host, allowed or not, gets the all-hosts rows, so its check can wait for Django's own (CommonMiddleware
-    answers 400). Resolved hosts with rows are remembered per snapshot, raw header to host: nothing grows for hosts
-    without rows.
+    Any other host, allowed or not, gets the all-hosts rows, ``""`` (the layer active for it), so its check can wait
+    for Django's own (CommonMiddleware answers 400) and it costs only string operations. Resolved hosts with rows are
+    remembered per snapshot, raw header to host: nothing grows for hosts without rows.
     """
-    raw: str = request._get_raw_host()  # type: ignore[attr-defined]  # what get_host() reads: Host, or X-Forwarded-Host with USE_X_FORWARDED_HOST
+    raw: str = request._get_raw_host()  # type: ignore[attr-defined]  # Host, or X-Forwarded-Host if trusted
     host = known.raw_hosts.get(raw)
     if host is not None:
         return host
-    host = normalise_host(raw)
-    if not host or not known.has_rows(host):
-        return host
+    rough = _rough_host(raw)
+    if not known.has_rows(rough) and not _pinned(rough):
+        return ""
+    host = normalise_host(raw)  # the strict rule, for the few hosts that have rows
+    if not host or not (known.has_rows(host) or _pinned(host)):
+        return ""
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host() does
@@ -108,6 +111,25 @@ def snapshot_host(request: HttpRequest, known: KnownHosts) -> str:
     if len(known.raw_hosts) < known.raw_hosts_limit:
         known.raw_hosts[raw] = host
     return host
+
+
+def _pinned(host: str) -> bool:
+    """Values pinned for ``host`` by ``override_request_settings`` (tests): it is resolved like a host with rows."""
+    from request_settings.overlay import pins
+
+    return any(pinned_host == host for pinned_host, _values in pins())
+
+
+def _rough_host(raw: str) -> str:
+    """``normalise_host()`` without its validation, in string operations only.
+
+    Equal to it for every valid header; for an invalid one it may give a name the strict rule refuses, which is why a
+    host found to have rows is normalised again strictly.
+    """
+    host = raw.lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rpartition(":")[0].removesuffix(".") if ":" in host else host.removesuffix(".")
 
 
 def host_from_request(request: HttpRequest) -> str:

@@ -193,6 +193,8 @@ class Judge:
     def __init__(self) -> None:
         self.keys: dict[str, str] = {}
         self._rules: dict[str, tuple[str | None, policy.Validator | None]] = {}
+        self._values: dict[tuple[type, Any], Any] = {}
+        """Equal immutable values, shared: tenants repeat values (a plan, a timeout); keyed by type, as True == 1."""
         self._skipped: dict[tuple[str, str], list[str]] = {}
         """(key, reason) -> hosts: logged once per reason, however many hosts (a refused key on 100k hosts)."""
 
@@ -214,7 +216,10 @@ class Judge:
         if reason:
             self._skipped.setdefault((key, reason), []).append(host)
             return DELETED
-        return policy.coerce(key, value)
+        value = policy.coerce(key, value)
+        if isinstance(value, str | int | float):  # bool is an int
+            return self._values.setdefault((type(value), value), value)
+        return value
 
     def log_skipped(self) -> None:
         for (key, reason), hosts in self._skipped.items():

@@ -221,3 +221,30 @@ def test_a_changed_allowed_hosts_is_obeyed_at_once(client, settings):
     assert client.get("/echo/", HTTP_HOST="shop.example.com").json()["values"] == {"SESSION_EXPIRE_SECONDS": 60}
     settings.ALLOWED_HOSTS = ["testserver"]
     assert client.get("/echo/", HTTP_HOST="shop.example.com").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "shop.example.com",
+        "Shop.Example.COM:8443",
+        "shop.example.com.",
+        "shop.example.com.:80",
+        "[::1]",
+        "[::1]:8000",
+        "[2001:DB8::1]:443",
+        "10.0.0.1:80",
+        "localhost",
+    ],
+)
+def test_the_rough_normalisation_equals_the_strict_one_for_every_valid_header(raw):
+    from request_settings.hosts import _rough_host
+
+    assert _rough_host(raw) == normalise_host(raw)
+
+
+def test_a_host_without_rows_gets_the_all_hosts_layer_named_so(settings):
+    snapshot = _known("shop.example.com")
+    for header in ["stranger.example.com", "evil.test", "not a host", "shop.example.com:abc"]:
+        assert snapshot_host(RequestFactory().get("/", HTTP_HOST=header), snapshot) == ""
+    assert snapshot.raw_hosts == {}

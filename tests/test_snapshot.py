@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import tracemalloc
@@ -279,3 +280,13 @@ def test_a_skipped_key_names_at_most_three_hosts(count, shown, caplog):
     with caplog.at_level(logging.WARNING, logger="request_settings"):
         build(rows, 1)
     assert caplog.messages == [f"Skipped the override of SECRET_KEY for {count} hosts ({shown}): security-critical."]
+
+
+def test_equal_values_are_stored_once_and_true_never_stands_for_one():
+    rows = [("SITE_PLAN", f"t{n}.example.com", "gold") for n in range(3)]
+    rows += [("FLAG_A", "a.example.com", True), ("COUNT_A", "a.example.com", 1), ("RATIO_A", "a.example.com", 1.0)]
+    snapshot = build([(key, host, json.loads(json.dumps(value))) for key, host, value in rows], 1)
+    plans = [snapshot.rows_of(f"t{n}.example.com")["SITE_PLAN"] for n in range(3)]
+    assert plans == ["gold"] * 3 and plans[0] is plans[1] is plans[2]
+    a = snapshot.rows_of("a.example.com")
+    assert (type(a["FLAG_A"]), type(a["COUNT_A"]), type(a["RATIO_A"])) == (bool, int, float)

@@ -43,11 +43,6 @@ def retained_bytes_per_row() -> float:
         tracemalloc.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="missed target: about 170-180 bytes per row at 10k hosts x 2 rows, most of it one dict per host "
-    "(184 bytes for 2 keys) and its host string; see the report of issue 10",
-)
 def test_snapshot_memory_per_row_is_at_most_150_bytes(capsys):
     per_row = retained_bytes_per_row()
     with capsys.disabled():
