@@ -258,3 +258,25 @@ def test_stop_returns_once_the_thread_has_closed_its_connections(background, mon
     store.reset()
     assert not thread.is_alive()
     assert thread in closed_by
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("listen", [True, False])
+def test_a_commit_notifies_its_version_only_with_listen_on(listen):
+    from django.db import connection
+
+    from request_settings import changes
+
+    if connection.vendor != "postgresql":
+        pytest.skip("NOTIFY needs PostgreSQL: run it with tox -e postgres")
+    import psycopg
+
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], autocommit=True
+    ) as listener:
+        listener.execute(f"LISTEN {changes.CHANNEL}")
+        with override_settings(REQUEST_SETTINGS_LISTEN=listen):
+            SettingOverride.objects.set(KEY, 600)
+        received = [notification.payload for notification in listener.notifies(timeout=1, stop_after=1)]
+    assert received == ([str(changes.current("default"))] if listen else [])
