@@ -263,6 +263,26 @@ def test_a_log_that_no_longer_reaches_back_or_a_reset_table_means_a_full_read(cl
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("behind", "incremental"), [(3, True), (4, False)])
+def test_a_process_exactly_as_far_behind_as_the_log_keeps_still_reads_only_the_changes(
+    clock, monkeypatch, behind, incremental
+):
+    monkeypatch.setattr(changes, "KEEP", 3)
+    SettingOverride.objects.set("TENANT_BANNER", "v0")
+    store.get()
+    for n in range(behind):
+        another_process_sets("TENANT_BANNER", f"v{n + 1}", host=f"t{n}.example.com")
+    with CaptureQueriesContext(connection) as queries:
+        after = store.refresh()
+    assert [after.rows_of(f"t{n}.example.com") for n in range(behind)] == [
+        {"TENANT_BANNER": f"v{n + 1}"} for n in range(behind)
+    ]
+    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    assert (ChangedRow._meta.db_table in tables) is incremental  # the log read, or the whole table at once
+    assert len(queries.captured_queries) == (3 if incremental else 2)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_change_version_is_bumped_in_the_writes_transaction(clock):
     SettingOverride.objects.set("TENANT_BANNER", "first")
     start = changes.current("default")
