@@ -564,3 +564,85 @@ def test_the_json_column_deconstructs_as_a_plain_jsonfield():
     _name, path, _args, kwargs = field.deconstruct()
     assert path == "django.db.models.JSONField"
     assert "encoder" not in kwargs
+
+
+# -- a fresh store, forks, event-loop code ----------------------------------------------------------------------
+
+
+def test_outside_djangos_test_runner_a_fresh_store_starts_its_refresher():
+    from request_settings.refresher import Refresher
+
+    fresh = SnapshotStore()
+    with mock.patch.object(store_module, "_under_test_runner", return_value=False):
+        fresh._start_refresher()
+    try:
+        assert isinstance(fresh.refresher, Refresher) and fresh.refresher.is_alive()
+    finally:
+        fresh.stop_refresher()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_store_logs_its_first_outage_and_no_recovery_it_did_not_see(caplog):
+    fresh = SnapshotStore()
+    with caplog.at_level(logging.INFO, logger="request_settings"):
+        fresh.get()  # readable: nothing to say
+        assert caplog.messages == []
+        with mock.patch.object(changes, "current", side_effect=OperationalError("server closed")):
+            fresh.refresh()
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert caplog.messages[0].startswith(f"Could not read the {TABLE} table; serving the last overrides read")
+    assert isinstance(caplog.records[0].exc_info[1], OperationalError)  # the operator sees why
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_never_waits_for_a_refresh_in_flight_without_a_local_commit(clock, caplog):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    served = store.get()
+    seen = []
+    with store._lock:  # the refresher is reading the table
+        reader = threading.Thread(target=lambda: seen.append(store.get()))
+        reader.start()
+        reader.join(timeout=store_module.WAIT / 2)
+        assert not reader.is_alive()
+    assert seen == [served]
+    assert caplog.messages == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_fork_a_lock_the_parent_held_does_not_block_the_child(clock):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.get()
+    store._lock.acquire()  # held by the parent's refresher thread at the moment of the fork
+    store.after_fork()
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")  # a commit: the child catches up
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append(store.get().rows_of("a.example.com")))
+    reader.start()
+    reader.join(timeout=store_module.WAIT / 2)
+    assert seen == [{"SESSION_EXPIRE_SECONDS": 61}]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_forked_child_serving_only_async_requests_starts_its_refresher():
+    from request_settings.refresher import Refresher
+
+    await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60)
+    store.background = True
+    try:
+        await store.aget()
+        store.stop_refresher()
+        store.after_fork()  # the child: the snapshot is inherited, the thread is not
+        await store.aget()
+        assert isinstance(store.refresher, Refresher) and store.refresher.is_alive()
+    finally:
+        store.background = None
+        store.stop_refresher()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_event_loop_code_gets_a_cold_or_stale_snapshot_through_a_thread(clock):
+    await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.reset()
+    assert store.get_outside_event_loop().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}  # cold
+    await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")
+    assert store.get_outside_event_loop().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 61}  # stale

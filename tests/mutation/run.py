@@ -62,7 +62,7 @@ MODULES: dict[str, tuple[Run, ...]] = {
     "middleware": ((("tests/test_middleware.py",), SQLITE),),
     "hosts": ((("tests/test_hosts.py",), SQLITE),),
     "store": (
-        (("tests/test_store.py", "tests/test_invisible.py"), SQLITE),
+        (("tests/test_store.py", "tests/test_invisible.py", "tests/test_broadcast.py"), SQLITE),
         MULTIDB,
         (("tests/test_store.py", "tests/test_store_postgres.py"), POSTGRES),
     ),
