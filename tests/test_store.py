@@ -646,3 +646,27 @@ async def test_event_loop_code_gets_a_cold_or_stale_snapshot_through_a_thread(cl
     assert store.get_outside_event_loop().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 60}  # cold
     await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 61, host="a.example.com")
     assert store.get_outside_event_loop().rows_of("a.example.com") == {"SESSION_EXPIRE_SECONDS": 61}  # stale
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_load_slower_than_the_wait_bound_is_still_waited_for(clock, monkeypatch):
+    """Before any snapshot there is nothing to serve instead: a request waits for the first load, however long."""
+    monkeypatch.setattr(store_module, "WAIT", 0.05)
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.reset()
+    started = threading.Event()
+    read_table = SnapshotStore._read_table
+
+    def slow_read(self, *args):
+        started.set()
+        threading.Event().wait(0.3)
+        return read_table(self, *args)
+
+    seen = []
+    with mock.patch.object(SnapshotStore, "_read_table", slow_read):
+        first = threading.Thread(target=lambda: seen.append(store.get().rows_of("a.example.com")))
+        first.start()
+        assert started.wait(5)
+        seen.append(store.get().rows_of("a.example.com"))
+        first.join()
+    assert seen == [{"SESSION_EXPIRE_SECONDS": 60}] * 2
