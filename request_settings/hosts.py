@@ -89,9 +89,10 @@ class KnownHosts(Protocol):
 def snapshot_host(request: HttpRequest, known: KnownHosts) -> str:
     """``host_from_request()``, fast: only a host that has rows of its own is checked against ALLOWED_HOSTS.
 
-    Any other host, allowed or not, gets the all-hosts rows, ``""`` (the layer active for it), so its check can wait
-    for Django's own (CommonMiddleware answers 400) and it costs only string operations. Resolved hosts with rows are
-    remembered per snapshot, raw header to host: nothing grows for hosts without rows.
+    Any other host, allowed or not, gets the all-hosts rows, so its check can wait for Django's own (CommonMiddleware
+    answers 400 before any view runs) and it costs only string operations: its name is normalised like a valid
+    header's, as ``activate()`` names it. Resolved hosts with rows are remembered per snapshot, raw header to host:
+    nothing grows for hosts without rows.
     """
     raw: str = request._get_raw_host()  # type: ignore[attr-defined]  # Host, or X-Forwarded-Host if trusted
     host = known.raw_hosts.get(raw)
@@ -99,7 +100,7 @@ def snapshot_host(request: HttpRequest, known: KnownHosts) -> str:
         return host
     rough = _rough_host(raw)
     if not known.has_rows(rough) and not _pinned(rough):
-        return ""
+        return rough
     host = normalise_host(raw)  # the strict rule, for the few hosts that have rows
     if not host or not (known.has_rows(host) or _pinned(host)):
         return ""

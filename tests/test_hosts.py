@@ -243,8 +243,13 @@ def test_the_rough_normalisation_equals_the_strict_one_for_every_valid_header(ra
     assert _rough_host(raw) == normalise_host(raw)
 
 
-def test_a_host_without_rows_gets_the_all_hosts_layer_named_so(settings):
+def test_a_host_without_rows_gets_the_all_hosts_layer_and_is_remembered_nowhere(settings):
     snapshot = _known("shop.example.com")
-    for header in ["stranger.example.com", "evil.test", "not a host", "shop.example.com:abc"]:
-        assert snapshot_host(RequestFactory().get("/", HTTP_HOST=header), snapshot) == ""
+    for header in ["Stranger.Example.com:8000", "evil.test", "shop.example.com:abc"]:
+        host = snapshot_host(RequestFactory().get("/", HTTP_HOST=header), snapshot)
+        assert not snapshot.has_rows(host)
+        assert snapshot.layer(host) == snapshot.layer("")
+    assert snapshot_host(RequestFactory().get("/", HTTP_HOST="Stranger.Example.com:8000"), snapshot) == (
+        "stranger.example.com"
+    )  # named as activate() names it
     assert snapshot.raw_hosts == {}

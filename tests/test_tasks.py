@@ -199,7 +199,7 @@ def test_an_explicit_host_wins(task_framework, hosts):
 def test_the_immediate_backend_runs_in_the_requests_layer(hosts, client):
     assert client.get("/enqueue-immediately/", HTTP_HOST="a.example.com").json() == expected("a.example.com", 1)
     assert client.get("/enqueue-immediately/", HTTP_HOST="unknown.example.com").json() == {
-        "host": "",  # a host without rows of its own has the all-hosts layer, and carries that
+        "host": "unknown.example.com",
         "kwargs": {},
         **SETTINGS_PY,
         "BANNER_TEXT": "everyone",
