@@ -650,7 +650,8 @@ async def test_event_loop_code_gets_a_cold_or_stale_snapshot_through_a_thread(cl
 
 @pytest.mark.django_db(transaction=True)
 def test_a_first_load_slower_than_the_wait_bound_is_still_waited_for(clock, monkeypatch):
-    """Before any snapshot there is nothing to serve instead: a request waits for the first load, however long."""
+    """Before any snapshot there is nothing to serve instead: a request waits for the first load, however long (here
+    longer than a second), and is served by it without a read of its own."""
     monkeypatch.setattr(store_module, "WAIT", 0.05)
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
     store.reset()
@@ -659,11 +660,12 @@ def test_a_first_load_slower_than_the_wait_bound_is_still_waited_for(clock, monk
 
     def slow_read(self, *args):
         started.set()
-        threading.Event().wait(0.3)
+        threading.Event().wait(1.2)
         return read_table(self, *args)
 
     seen = []
-    with mock.patch.object(SnapshotStore, "_read_table", slow_read):
+    changes_read = mock.patch.object(SnapshotStore, "_read_changes", side_effect=AssertionError("a second read"))
+    with mock.patch.object(SnapshotStore, "_read_table", slow_read), changes_read:
         first = threading.Thread(target=lambda: seen.append(store.get().rows_of("a.example.com")))
         first.start()
         assert started.wait(5)
