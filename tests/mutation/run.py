@@ -56,6 +56,8 @@ POSTGRES = {"REQUEST_SETTINGS_TEST_DB": "postgres"}
 """The savepoint around a read inside a transaction shows only there: SQLite never aborts a transaction."""
 MULTIDB: Run = (("--ds=tests.multidb.settings", "tests/multidb"), SQLITE)
 """The override model routed to a second database: its own settings, so its own process."""
+REPLICA: Run = (("--ds=tests.multidb.replica_settings", "tests/multidb"), SQLITE)
+"""Reads routed to a replica, writes to the primary."""
 
 MODULES: dict[str, tuple[Run, ...]] = {
     "overlay": ((("tests/test_overlay.py",), SQLITE),),
@@ -64,12 +66,14 @@ MODULES: dict[str, tuple[Run, ...]] = {
     "store": (
         (("tests/test_store.py", "tests/test_invisible.py", "tests/test_broadcast.py"), SQLITE),
         MULTIDB,
+        REPLICA,
         (("tests/test_store.py", "tests/test_store_postgres.py"), POSTGRES),
     ),
     "snapshot": ((("tests/test_snapshot.py", "tests/test_hosts.py"), SQLITE),),  # hosts: the Host-header memory
     "changes": (
         (("tests/test_store.py", "tests/test_broadcast.py"), SQLITE),
         MULTIDB,
+        REPLICA,
         (("tests/test_store.py", "tests/test_store_postgres.py", "tests/test_refresher.py"), POSTGRES),  # NOTIFY
     ),
     "refresher": (
