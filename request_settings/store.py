@@ -217,7 +217,7 @@ class SnapshotStore:
         version = [0]  # the row is missing only after a test's flush: the next write recreates it
 
         def rows() -> Iterator[tuple[str, str, Any]]:
-            for key, host, value, change_version in changes.with_version(model._default_manager.all(), using):
+            for key, host, value, change_version in changes.with_version(model._default_manager.using(using), using):
                 if key is None:
                     version[0] = change_version
                 else:
