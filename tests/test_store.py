@@ -672,3 +672,56 @@ def test_a_first_load_slower_than_the_wait_bound_is_still_waited_for(clock, monk
         seen.append(store.get().rows_of("a.example.com"))
         first.join()
     assert seen == [{"SESSION_EXPIRE_SECONDS": 60}] * 2
+
+
+# -- the edges of a refresh ---------------------------------------------------------------------------------------
+
+
+def test_a_refresh_where_queries_are_forbidden_keeps_serving_the_snapshot_it_has(clock):
+    # Outside django_db, pytest-django forbids queries like SimpleTestCase does.
+    from request_settings.snapshot import build
+
+    held = build([("SESSION_EXPIRE_SECONDS", "a.example.com", 60)], 1)
+    store._current = (held, store.commits)
+    assert store.refresh() is held
+    assert store.cached() is held
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_is_logged_once_not_at_every_refresh(clock, caplog):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.get()
+    with mock.patch.object(changes, "current", side_effect=OperationalError("server closed")):
+        store.refresh()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="request_settings"):
+        for _ in range(3):
+            store.refresh()
+    assert caplog.messages == [f"The {TABLE} table is readable again: overrides apply again."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_restored_from_an_older_dump_is_read_in_full(clock):
+    SettingOverride.objects.set("TENANT_BANNER", "old")
+    dumped = changes.current("default")
+    SettingOverride.objects.set("TENANT_BANNER", "new")
+    assert store.get().all_hosts == {"TENANT_BANNER": "new"}
+    # The restore: the rows and the version as they were (lower than what this process holds).
+    SettingOverride.objects.filter(key="TENANT_BANNER").update(value="old")
+    ChangeVersion.objects.update(version=dumped)
+    assert store.refresh().all_hosts == {"TENANT_BANNER": "old"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("changed", "incremental"), [(2, True), (3, False)])
+def test_more_changed_rows_than_the_limit_are_read_as_a_whole_table(clock, monkeypatch, changed, incremental):
+    monkeypatch.setattr(store_module, "_MAX_CHANGES", 2)
+    SettingOverride.objects.set("TENANT_BANNER", "v0")
+    store.get()
+    for n in range(changed):
+        another_process_sets("TENANT_BANNER", "changed", host=f"t{n}.example.com")
+    with CaptureQueriesContext(connection) as queries:
+        after = store.refresh()
+    assert sorted(after.hosts()) == [f"t{n}.example.com" for n in range(changed)]
+    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    assert (SettingOverride._meta.db_table + '" WHERE' in tables) is incremental  # only the changed rows, or all
