@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -634,6 +635,12 @@ async def test_a_forked_child_serving_only_async_requests_starts_its_refresher()
         store.after_fork()  # the child: the snapshot is inherited, the thread is not
         await store.aget()
         assert isinstance(store.refresher, Refresher) and store.refresher.is_alive()
+        await sync_to_async(another_process_sets)("SESSION_EXPIRE_SECONDS", 61)
+        for _ in range(100):  # the refresher keeps this store current (every 0.5 s)
+            if store.cached().all_hosts == {"SESSION_EXPIRE_SECONDS": 61}:
+                break
+            await asyncio.sleep(0.05)
+        assert store.cached().all_hosts == {"SESSION_EXPIRE_SECONDS": 61}
     finally:
         store.background = None
         store.stop_refresher()
@@ -723,5 +730,40 @@ def test_more_changed_rows_than_the_limit_are_read_as_a_whole_table(clock, monke
     with CaptureQueriesContext(connection) as queries:
         after = store.refresh()
     assert sorted(after.hosts()) == [f"t{n}.example.com" for n in range(changed)]
+    assert after.loaded_at == clock.now
     tables = " ".join(query["sql"] for query in queries.captured_queries)
     assert (SettingOverride._meta.db_table + '" WHERE' in tables) is incremental  # only the changed rows, or all
+
+
+def test_a_runtime_error_is_a_bug_not_a_forbidden_query(clock):
+    with (
+        mock.patch.object(SnapshotStore, "_read_table", side_effect=RuntimeError("a bug")),
+        pytest.raises(RuntimeError),
+    ):
+        store.get()
+
+
+def test_a_server_that_never_imported_djangos_test_utilities_runs_the_refresher():
+    import sys
+
+    with mock.patch.dict(sys.modules):
+        sys.modules.pop("django.test.utils", None)
+        assert store_module._under_test_runner() is False
+    assert store_module._under_test_runner() is True  # this test run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_incremental_read_judges_a_changed_row_with_its_own_host(clock, caplog):
+    """A cookie domain that does not contain the row's host, written behind the app's back and then announced by a
+    version bump (another app, a migration): skipped like a full read would."""
+    SettingOverride.objects.set("SESSION_COOKIE_DOMAIN", "a.example.com", host="a.example.com")
+    store.get()
+    raw_insert("SESSION_COOKIE_DOMAIN", "b.example.com", json.dumps("a.example.com"))
+    changes.record("default", "SESSION_COOKIE_DOMAIN", "b.example.com")
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        after = store.refresh()
+    assert after.rows_of("a.example.com") == {"SESSION_COOKIE_DOMAIN": "a.example.com"}
+    assert after.rows_of("b.example.com") is None
+    assert any(
+        m.startswith("Skipped the override of SESSION_COOKIE_DOMAIN for host 'b.example.com'") for m in caplog.messages
+    )
