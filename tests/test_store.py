@@ -767,3 +767,33 @@ def test_an_incremental_read_judges_a_changed_row_with_its_own_host(clock, caplo
     assert any(
         m.startswith("Skipped the override of SESSION_COOKIE_DOMAIN for host 'b.example.com'") for m in caplog.messages
     )
+
+
+def test_pinned_values_win_over_rows_for_their_host_or_every_host_innermost_first():
+    from request_settings import overlay
+    from request_settings.snapshot import build
+
+    snapshot = build([("SESSION_EXPIRE_SECONDS", "a.example.com", 60), ("TENANT_BANNER", "", "all")], 1)
+    assert store_module.layer_for_host("a.example.com", snapshot) == snapshot.layer("a.example.com")  # no pins
+    tokens = [
+        overlay.pin(None, {"TENANT_BANNER": "outer"}),
+        overlay.pin("b.example.com", {"SESSION_EXPIRE_SECONDS": 5}),
+        overlay.pin(None, {"TENANT_BANNER": "inner"}),
+    ]
+    try:
+        layers = {host: store_module.layer_for_host(host, snapshot) for host in ("a.example.com", "b.example.com")}
+    finally:
+        for token in reversed(tokens):
+            overlay.unpin(token)
+
+    def value(layer, key):
+        return next(rows[key] for rows in layer if key in rows)
+
+    assert (
+        value(layers["a.example.com"], "SESSION_EXPIRE_SECONDS"),
+        value(layers["a.example.com"], "TENANT_BANNER"),
+    ) == (60, "inner")
+    assert (
+        value(layers["b.example.com"], "SESSION_EXPIRE_SECONDS"),
+        value(layers["b.example.com"], "TENANT_BANNER"),
+    ) == (5, "inner")
