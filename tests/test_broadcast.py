@@ -367,10 +367,11 @@ def test_after_a_fork_a_lock_the_parent_held_does_not_block_the_child(flaky_cach
     child = broadcast_module.Broadcast(timer=FakeClock())
     child._lock.acquire()  # held by a parent's thread at the moment of the fork: that thread is not in the child
     child.after_fork()
-    reader = threading.Thread(target=child.check, daemon=True)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append(child.check()), daemon=True)
     reader.start()
     reader.join(timeout=5)
-    assert not reader.is_alive()
+    assert seen == [True]
 
 
 @pytest.mark.django_db(transaction=True)

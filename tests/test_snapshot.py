@@ -234,7 +234,8 @@ def test_a_host_has_rows_of_its_own_or_through_a_matching_pattern_only():
     assert not without_patterns.has_rows("b.example.com")
 
 
-def test_a_snapshot_records_when_it_was_read():
+def test_a_snapshot_records_its_version_and_when_it_was_read():
+    assert build([], 7).version == 7
     assert (build([], 1, now=5.0).loaded_at, build([], 1, now=5.0).full_at) == (5.0, 5.0)
     assert (empty(now=7.0).loaded_at, empty(now=7.0).full_at) == (7.0, 7.0)
     started = time.monotonic()
