@@ -46,6 +46,7 @@ MODULES = [
 ]  # fmt: skip
 MIDDLEWARE = "request_settings.middleware.RequestSettingsMiddleware"
 COPY_NAME = "runtests_request_settings.py"
+SHOWN = 50  # differences listed per variant on the terminal (a run that stopped early misses thousands)
 ANCHOR = 'if __name__ == "__main__":'
 INJECTED = "import suite_hooks  # noqa: E402\nsuite_hooks.install(globals())\n\n\n"
 
@@ -154,9 +155,12 @@ def report(comparisons: list[Comparison], results: Path) -> None:
     details = []
     for comparison in comparisons:
         for kind, items in (("DIFFERENCE", comparison.differences), ("excused", comparison.excused)):
-            for item in items:
-                print(f"  {kind} [{comparison.variant}] {item.test_id}: {item.plain} -> {item.variant}"
-                      f"  {last_line(item.detail)}")  # fmt: skip
+            for number, item in enumerate(items):
+                if number < SHOWN:
+                    print(f"  {kind} [{comparison.variant}] {item.test_id}: {item.plain} -> {item.variant}"
+                          f"  {last_line(item.detail)}")  # fmt: skip
+                elif number == SHOWN:
+                    print(f"  ... and {len(items) - SHOWN} more of [{comparison.variant}] in differences.txt")
                 if kind == "DIFFERENCE":
                     details.append(f"== [{comparison.variant}] {item.test_id}: {item.plain} -> {item.variant}\n"
                                    f"{item.detail}\n")  # fmt: skip
