@@ -4,7 +4,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core.signals import setting_changed
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,7 +16,7 @@ class RequestSettingsConfig(AppConfig):
     def ready(self) -> None:
         from request_settings import checks, overlay
         from request_settings.models import get_override_model
-        from request_settings.store import on_override_written
+        from request_settings.store import load_after_migrate, on_override_written
 
         checks.register()
 
@@ -25,6 +25,7 @@ class RequestSettingsConfig(AppConfig):
         post_save.connect(on_override_written, sender=model, dispatch_uid="request_settings_saved")
         post_delete.connect(on_override_written, sender=model, dispatch_uid="request_settings_deleted")
         setting_changed.connect(_our_setting_changed, dispatch_uid="request_settings_setting_changed")
+        post_migrate.connect(load_after_migrate, sender=self, dispatch_uid="request_settings_migrated")
 
 
 _HOST_CHECKS = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"})

@@ -363,5 +363,16 @@ def on_override_written(sender: type[Any], *, instance: Any, using: str, **kwarg
     transaction.on_commit(_Committed(store, using), using=using)
 
 
+def load_after_migrate(sender: Any, *, using: str, **kwargs: Any) -> None:
+    """post_migrate receiver (our app only): read the table as soon as the database is ready.
+
+    A test database is migrated before Django's test runner forks its workers, so no test pays the first read inside
+    its own ``assertNumQueries``; a flush (TransactionTestCase) migrates again, and the table is read again.
+    """
+    model = get_override_model()
+    if using == router.db_for_read(model) and router.allow_migrate_model(using, model):
+        store.refresh(full=True)  # database errors are logged and served around, never raised
+
+
 invalidate_on_commit = on_override_written
 """The receiver's earlier name."""

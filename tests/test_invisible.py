@@ -86,3 +86,14 @@ class ProjectTransactionTests(TransactionTestCase):
         SettingOverride.objects.set("TENANT_BANNER", "new")  # recreates the version row the flush removed
         self.assertEqual(self.client.get("/echo/").json()["values"], {"SESSION_EXPIRE_SECONDS": 3600})
         self.assertEqual(settings.SESSION_EXPIRE_SECONDS, 3600)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_reads_the_table_so_no_test_pays_the_first_read():
+    # Django's test runner migrates the test database before its workers fork: they inherit the snapshot.
+    from django.core.management import call_command
+
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60)
+    store.reset()
+    call_command("migrate", verbosity=0)
+    assert store.cached() is not None and store.cached().all_hosts == {"SESSION_EXPIRE_SECONDS": 60}

@@ -9,7 +9,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        # auth.Group exists from auth's first migration; '__first__' also works where a project disables auth's
+        # migrations (Django's own runtests.py does).
+        ('auth', '__first__'),
         ('request_settings', '0003_changeversion'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
