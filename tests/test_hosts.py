@@ -253,3 +253,30 @@ def test_a_host_without_rows_gets_the_all_hosts_layer_and_is_remembered_nowhere(
         "stranger.example.com"
     )  # named as activate() names it
     assert snapshot.raw_hosts == {}
+
+
+VALID_WITHOUT_ROWS = ["Other.Example.com", "other.example.com.:8443", "[::1]:8000", "10.0.0.1:80", "localhost."]
+
+
+@pytest.mark.parametrize("raw", VALID_WITHOUT_ROWS)
+def test_a_host_without_rows_is_named_as_django_normalises_it(raw):
+    """current_host() names it as activate() would, without any ALLOWED_HOSTS check (Django's own comes later)."""
+    snapshot = _known("shop.example.com")
+    assert snapshot_host(RequestFactory().get("/", HTTP_HOST=raw), snapshot) == normalise_host(raw)
+
+
+def test_a_pinned_host_without_rows_is_resolved_like_a_host_with_rows(settings):
+    from request_settings.testing import override_request_settings
+
+    settings.ALLOWED_HOSTS = [".example.com"]
+    snapshot = _known("shop.example.com")
+    with (
+        override_request_settings(host="pinned.example.com", TENANT_BANNER="x"),
+        override_request_settings(host="pinned.evil.test", TENANT_BANNER="y"),
+    ):
+        assert (
+            snapshot_host(RequestFactory().get("/", HTTP_HOST="Pinned.Example.com:80"), snapshot)
+            == "pinned.example.com"
+        )
+        assert snapshot_host(RequestFactory().get("/", HTTP_HOST="pinned.evil.test"), snapshot) == ""  # refused
+        assert snapshot_host(RequestFactory().get("/", HTTP_HOST="other.evil.test"), snapshot) == "other.evil.test"
