@@ -100,6 +100,8 @@ def test_listen_notify_delivers_a_change_long_before_the_next_poll(background):
     SettingOverride.objects.set(KEY, 600)
     store.get()
     assert wait_for(lambda: store.refresher._listening is not None)
+    listening_since = store.refresher.rounds
+    assert wait_for(lambda: store.refresher.rounds >= listening_since + 2)  # still listening, slice after slice
     started = time.monotonic()
     in_another_process(60)
     assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=2)
