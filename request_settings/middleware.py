@@ -46,7 +46,9 @@ class RequestSettingsMiddleware:
         enabled, resolve_host = request_config()
         if not enabled:
             return self.get_response(request)
+        before = store.cached()
         snapshot = store.get()
+        request.request_settings_from_cache = snapshot is before  # type: ignore[attr-defined]  # for the toolbar panel
         host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
         layer = layer_for_host(host, snapshot)
         # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
@@ -63,7 +65,9 @@ class RequestSettingsMiddleware:
         enabled, resolve_host = request_config()
         if not enabled:
             return await get_response(request)
+        before = store.cached()
         snapshot = await store.aget()
+        request.request_settings_from_cache = snapshot is before  # type: ignore[attr-defined]
         host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
         layer = layer_for_host(host, snapshot)
         token = overlay.push(layer, host)

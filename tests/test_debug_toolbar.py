@@ -188,3 +188,12 @@ def test_the_package_names_only_the_panel():
 
     with pytest.raises(AttributeError, match="has no attribute 'Panel'"):
         package.Panel  # noqa: B018
+
+
+def test_from_the_cache_is_known_with_our_middleware_first_too(client, rows):
+    with toolbar_settings(toolbar_first=False):
+        _html, _subtitle, first = render_panel(client)  # the writes above invalidated the snapshot: a read
+        _html, _subtitle, second = render_panel(client)
+
+    assert ["Snapshot from the cache", "no: this request read the table"] in cells(first)
+    assert ["Snapshot from the cache", "yes"] in cells(second)

@@ -66,7 +66,8 @@ class RequestSettingsPanel(Panel):
             # The toolbar ran first: the request found the snapshot in the cache if the middleware kept that one.
             from_cache: bool | None = self._snapshot_before is not None and snapshot is self._snapshot_before
         else:
-            from_cache = None  # the middleware had already taken the snapshot when the panel started
+            # The middleware took the snapshot before the panel started, and noted whether it was already cached.
+            from_cache = getattr(request, "request_settings_from_cache", None)
         self.record_stats(  # type: ignore[no-untyped-call]
             {
                 "host": host,
