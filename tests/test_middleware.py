@@ -304,3 +304,32 @@ async def test_a_streaming_body_under_asgi_knows_the_request_s_host_too(rows, bo
         chunks = list(response.streaming_content)
     assert b"".join(chunks) == b"shop.example.com=60;shop.example.com=60;"
     assert current_host() is None
+
+
+@pytest.mark.django_db(transaction=True)  # rows committed: a snapshot can be cached
+def test_the_request_says_whether_its_snapshot_came_from_the_cache(rows):
+    """The debug-toolbar panel shows it: the first request after a change loads, the next one is served as is."""
+    seen = []
+
+    def get_response(request):
+        seen.append(request.request_settings_from_cache)
+        return HttpResponse()
+
+    middleware = RequestSettingsMiddleware(get_response)
+    for _ in range(2):
+        middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert seen == [False, True]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_the_request_says_whether_its_snapshot_came_from_the_cache(rows):
+    seen = []
+
+    async def get_response(request):
+        seen.append(request.request_settings_from_cache)
+        return HttpResponse()
+
+    middleware = RequestSettingsMiddleware(get_response)
+    for _ in range(2):
+        await middleware(RequestFactory().get("/", HTTP_HOST="shop.example.com"))
+    assert seen == [False, True]
