@@ -16,6 +16,7 @@ The working tree is never written: copies, the results and the cache live in ``-
     python tests/mutation/run.py hosts overlay        some modules
     python tests/mutation/run.py --show ID            the change a mutant makes
     python tests/mutation/run.py --rerun survivors    after adding tests: run again only what survived last time
+    python tests/mutation/run.py --rerun none         the table of the last results, without running them again
 """
 
 from __future__ import annotations
@@ -344,11 +345,11 @@ class Session:
         return seconds
 
     def score(self, module: str, mutants: list[Mutant]) -> Score:
-        seconds = self.check_baseline(module)
-        timeout = max(60.0, 5 * seconds)
         base = fingerprint(module)
         keys = {m.id: hashlib.sha256((base + m.source).encode()).hexdigest() for m in mutants}
         todo = [m for m in mutants if not self._reusable(m.id, keys[m.id])]
+        seconds = self.check_baseline(module) if todo else 0.0
+        timeout = max(60.0, 5 * seconds)
         print(
             f"{module}: {len(mutants)} mutants, {len(todo)} to run "
             f"(tests take {seconds:.1f} s unmutated, timeout {timeout:.0f} s)",
@@ -374,6 +375,8 @@ class Session:
         earlier = self.results.get(mutant_id)
         if earlier is None or self.rerun == "all":
             return False
+        if self.rerun == "none":
+            return True
         return earlier["key"] == key or (self.rerun == "survivors" and earlier["status"] != "survived")
 
     def _run_one(self, mutant: Mutant, key: str, timeout: float, count: int) -> None:
@@ -401,10 +404,11 @@ def main() -> int:
     parser.add_argument("--fail-under", type=float, default=None, help="exit 1 if a module scores below this %%")
     parser.add_argument(
         "--rerun",
-        choices=["changed", "survivors", "all"],
+        choices=["changed", "survivors", "all", "none"],
         default="changed",
         help="changed (default): reuse a result only if nothing it depends on changed; survivors: "
-        "also keep every earlier kill (quick, after adding tests); all: run every mutant",
+        "also keep every earlier kill (quick, after adding tests); all: run every mutant; none: report the last "
+        "results (run only mutants that have none)",
     )
     parser.add_argument("--show", metavar="ID", help="print one mutant's change and exit")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
