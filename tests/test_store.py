@@ -797,3 +797,14 @@ def test_pinned_values_win_over_rows_for_their_host_or_every_host_innermost_firs
         value(layers["b.example.com"], "SESSION_EXPIRE_SECONDS"),
         value(layers["b.example.com"], "TENANT_BANNER"),
     ) == (5, "inner")
+
+
+def test_once_the_test_environment_is_torn_down_the_store_runs_its_refresher_again():
+    from django.test import utils
+
+    saved = utils._TestState.saved_data
+    del utils._TestState.saved_data  # what teardown_test_environment() does
+    try:
+        assert store_module._under_test_runner() is False
+    finally:
+        utils._TestState.saved_data = saved

@@ -153,3 +153,12 @@ def test_listen_asks_the_routed_database_which_is_not_postgresql_here():
     from request_settings.refresher import Refresher
 
     assert Refresher(store)._listen() is False  # SQLite: the refresher polls
+
+
+def test_a_migrate_of_the_routed_database_reads_the_table_and_one_of_default_does_not():
+    SettingOverride.objects.set(KEY, 60, host=HOST)
+    store.reset()
+    store_module.load_after_migrate(sender=None, using="default")
+    assert store.cached() is None
+    store_module.load_after_migrate(sender=None, using="overrides")
+    assert store.cached().rows_of(HOST) == {KEY: 60}
