@@ -808,3 +808,13 @@ def test_once_the_test_environment_is_torn_down_the_store_runs_its_refresher_aga
         assert store_module._under_test_runner() is False
     finally:
         utils._TestState.saved_data = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migrate_reads_the_whole_table_rows_a_data_migration_wrote_included(clock):
+    """A data migration writes rows through historical models: no signal, no version bump."""
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60, host="a.example.com")
+    store.get()
+    raw_insert("TENANT_BANNER", "", json.dumps("from a data migration"))
+    store_module.load_after_migrate(sender=None, using="default")
+    assert store.cached().all_hosts == {"TENANT_BANNER": "from a data migration"}
