@@ -488,3 +488,75 @@ class SettingGrant(models.Model):
         return any(key_pattern_matches(pattern, key) for pattern in self.key_list()) and any(
             grant_host_covers(grant_host, host) for grant_host in self.host_list()
         )
+
+
+class SettingSchedule(models.Model):
+    """A value of ``key`` for ``host`` in effect from ``start`` until ``end`` (None: until changed).
+
+    Beside the override table, not in it: outside every window the plain row (or settings.py) applies again, and the
+    override model is swappable. Windows of one (key, host) never overlap (``objects.schedule`` refuses it).
+    """
+
+    key = models.CharField(_("key"), max_length=255)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="", validators=[validate_host])
+    value = TolerantJSONField(_("value"), null=True, help_text=_("A JSON value."))
+    start = models.DateTimeField(_("start"), db_index=True)
+    end = models.DateTimeField(_("end"), null=True, blank=True, db_index=True, help_text=_("Empty: until changed."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["host", "key", "start"]
+        verbose_name = _("scheduled setting")
+        verbose_name_plural = _("scheduled settings")
+        indexes = [models.Index(fields=["key", "host"], name="request_set_sched_key_host_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gt=models.F("start")),
+                name="request_settings_settingschedule_end_after_start",
+                violation_error_message=_("A schedule ends after it starts."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {in_brackets(self.host)} from {self.start:%Y-%m-%d %H:%M}"
+
+
+class SettingDraft(models.Model):
+    """A change its author has saved but not published: only the author's previewing browsers see it.
+
+    ``remove`` marks a draft that unsets the override of (key, host) instead of setting ``value``.
+    """
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.CASCADE,
+        related_name="request_settings_drafts",
+    )
+    key = models.CharField(_("key"), max_length=255)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="", validators=[validate_host])
+    value = TolerantJSONField(_("value"), null=True, blank=True, help_text=_("A JSON value."))
+    remove = models.BooleanField(_("remove"), default=False, help_text=_("Publishing removes the override."))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["author", "host", "key"]
+        verbose_name = _("setting draft")
+        verbose_name_plural = _("setting drafts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "key", "host"], name="request_settings_settingdraft_unique_author_key_host"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {in_brackets(self.host)} (draft by {self.author})"
