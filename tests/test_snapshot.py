@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -9,7 +10,7 @@ import tracemalloc
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from request_settings import activate, overlay
 from request_settings.models import SettingOverride, Undecodable
@@ -283,11 +284,43 @@ def test_a_skipped_key_names_at_most_three_hosts(count, shown, caplog):
     assert caplog.messages == [f"Skipped the override of SECRET_KEY for {count} hosts ({shown}): security-critical."]
 
 
-def test_equal_values_are_stored_once_and_true_never_stands_for_one():
-    rows = [("SITE_PLAN", f"t{n}.example.com", "gold") for n in range(3)]
-    rows += [("FLAG_A", "a.example.com", True), ("COUNT_A", "a.example.com", 1), ("RATIO_A", "a.example.com", 1.0)]
+@override_settings(SHOP_CHOICES=(("a", "A"),))
+def test_a_hosts_rows_come_back_with_their_types_true_never_standing_for_one():
+    rows = [("FLAG_A", "a.example.com", True), ("COUNT_A", "a.example.com", 1), ("RATIO_A", "a.example.com", 1.0)]
+    rows += [("LIST_A", "a.example.com", [1, [2, "x"], {"k": None}]), ("SHOP_CHOICES", "a.example.com", [["c", "C"]])]
     snapshot = build([(key, host, json.loads(json.dumps(value))) for key, host, value in rows], 1)
-    plans = [snapshot.rows_of(f"t{n}.example.com")["SITE_PLAN"] for n in range(3)]
-    assert plans == ["gold"] * 3 and plans[0] is plans[1] is plans[2]
     a = snapshot.rows_of("a.example.com")
     assert (type(a["FLAG_A"]), type(a["COUNT_A"]), type(a["RATIO_A"])) == (bool, int, float)
+    assert a["LIST_A"] == [1, [2, "x"], {"k": None}]
+    assert a["SHOP_CHOICES"] == (("c", "C"),)  # settings.py's container types, as before packing
+    changed = snapshot.changed({("COUNT_A", "a.example.com"): 2}, 2, loaded_at=0.0)
+    assert changed.rows_of("a.example.com") == {**a, "COUNT_A": 2}
+    assert snapshot.rows_of("a.example.com")["COUNT_A"] == 1  # the published snapshot never changes
+
+
+def test_tenants_add_nothing_to_the_garbage_collectors_work():
+    """A full collection walks every tracked container: a million tenants' rows must not be among them."""
+    gc.collect()
+    before = len(gc.get_objects())
+    snapshot = build([("SITE_PLAN", f"t{n}.example.com", ["gold", n]) for n in range(5000)], 1)
+    snapshot = snapshot.changed({("SITE_PLAN", f"t{n}.example.com"): ["silver", n] for n in range(500)}, 2, loaded_at=0)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 300  # the buckets, not the 5,000 hosts' rows and values
+    assert snapshot.layer("t7.example.com")[0]["SITE_PLAN"] == ["silver", 7]
+
+
+def test_the_memo_of_hosts_in_use_is_bounded(monkeypatch):
+    monkeypatch.setattr("request_settings.snapshot._IN_USE", 10)
+    snapshot = build([("SITE_PLAN", f"t{n}.example.com", n) for n in range(100)], 1)
+    for n in range(100):
+        assert snapshot.layer(f"t{n}.example.com")[0] == {"SITE_PLAN": n}
+    assert len(snapshot._in_use) <= 10
+
+
+def test_a_value_marshal_refuses_is_kept_as_it_is(monkeypatch):
+    def refuse(rows):
+        raise ValueError("object too deeply nested to marshal")
+
+    monkeypatch.setattr("request_settings.snapshot.marshal.dumps", refuse)
+    snapshot = build([("SITE_PLAN", "a.example.com", [[["deep"]]])], 1)
+    assert snapshot.layer("a.example.com")[0] == {"SITE_PLAN": [[["deep"]]]}
