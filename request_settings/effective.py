@@ -3,21 +3,26 @@
 One resolver for every screen that explains values (the JSON API's ``effective/``, the debug-toolbar panel; the
 admin's effective-settings page and the command's ``get`` can share it too). It reads the rows, never the cached
 snapshot, so it answers for the table as committed now, and it judges each row like ``store.build_snapshot``: a row
-the policy refuses, or whose value is invalid, is skipped, with the reason kept.
+the policy refuses, or whose value is invalid, is skipped, with the reason kept. A scheduled value in effect now
+(``SettingSchedule``) takes the place of the plain row of its (key, host); precedence between hosts is unchanged.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from request_settings import policy
+from django.db.models import Q
+from django.utils import timezone
+
 from request_settings.conf.settings import settings as conf
 from request_settings.hosts import matching_patterns
 from request_settings.jsonfield import json_text
-from request_settings.models import get_override_model
+from request_settings.models import SettingSchedule, get_override_model
 
 MISSING: Any = object()
 """The settings.py value of a key that settings.py does not define."""
@@ -60,6 +65,10 @@ class Effective:
     """The settings.py value, or ``MISSING``."""
     ignored: Sequence[tuple[str, str]] = field(default_factory=tuple)
     """Rows stronger than the winner that do not apply: ``(row host, reason in words)``."""
+    scheduled: bool = False
+    """True when the value is a scheduled value in effect now (``SettingSchedule``), in place of the plain row."""
+    until: datetime.datetime | None = None
+    """The end of that scheduled value's window (None: until changed, or not scheduled)."""
 
     @property
     def is_set(self) -> bool:
@@ -81,7 +90,9 @@ def keys_in_view() -> list[str]:
     """The keys worth showing: every key with a row, and every key declared in REQUEST_SETTINGS_FIELDS."""
     # order_by(): the model's default (host, key) ordering would put host into DISTINCT, one entry per row.
     in_use = get_override_model()._default_manager.order_by().values_list("key", flat=True).distinct()
-    return sorted(set(in_use) | set(conf.FIELDS))
+    now = timezone.now()
+    scheduled = SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=now)).order_by()
+    return sorted(set(in_use) | set(scheduled.values_list("key", flat=True).distinct()) | set(conf.FIELDS))
 
 
 def row_problem(key: str, value: Any, host: str) -> str | None:
@@ -94,7 +105,8 @@ def row_problem(key: str, value: Any, host: str) -> str | None:
 
 
 def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:
-    """Each key (default: ``keys_in_view()``) as a request for ``host`` gets it, sorted by key; one query.
+    """Each key (default: ``keys_in_view()``) as a request for ``host`` gets it, sorted by key; two queries
+    (the rows, and the scheduled values in effect now).
 
     ``host`` is a normalised host name, or ``""`` for what an unknown host gets. With REQUEST_SETTINGS_ENABLED off,
     every key comes from settings.py.
@@ -110,30 +122,68 @@ def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:
         )
         for key, row_host, value in found:
             rows.setdefault(key, {})[row_host] = value
-    return [_resolve_key(key, host, order, rows.get(key, {})) for key in wanted]
+    windows = _windows_in_effect(wanted, order, skip={})
+    return [_resolve_key(key, host, order, rows.get(key, {}), windows.get(key, {})) for key in wanted]
 
 
-def _resolve_key(key: str, host: str, order: list[str], rows: dict[str, Any]) -> Effective:
+def _windows_in_effect(
+    keys: list[str], order: list[str], skip: Mapping[tuple[str, str], Any]
+) -> dict[str, dict[str, SettingSchedule]]:
+    """The scheduled values in effect now of ``keys`` for the row hosts ``order``, by key then row host; a draft of
+    the same (key, host) hides the window from its author (the draft replaces what that row gives)."""
+    windows: dict[str, dict[str, SettingSchedule]] = {}
+    if not keys:
+        return windows
+    now = timezone.now()
+    in_effect = SettingSchedule.objects.filter(key__in=keys, host__in=order, start__lte=now).filter(
+        Q(end__isnull=True) | Q(end__gt=now)
+    )
+    for window in in_effect:
+        if (window.key, window.host) not in skip:
+            windows.setdefault(window.key, {})[window.host] = window
+    return windows
+
+
+_NO_WINDOWS: dict[str, SettingSchedule] = {}
+
+
+def _resolve_key(
+    key: str, host: str, order: list[str], rows: dict[str, Any], windows: dict[str, SettingSchedule] = _NO_WINDOWS
+) -> Effective:
     base = policy.base_value(key, MISSING)
     ignored: list[tuple[str, str]] = []
     enabled = conf.ENABLED
     for row_host in order:
-        if row_host not in rows:
-            continue
-        value = rows[row_host]
-        problem = row_problem(key, value, row_host)
-        if problem is not None:
-            ignored.append((row_host, problem))
-            continue
-        if not enabled:
-            ignored.append((row_host, "REQUEST_SETTINGS_ENABLED is False"))
-            continue
-        if row_host == host and host:
-            source = Source.HOST
-        elif row_host:
-            source = Source.PATTERN
-        else:
-            source = Source.ALL_HOSTS
-        # Weaker rows are shadowed by this one, not judged: ``ignored`` lists the stronger rows that were skipped.
-        return Effective(key, host, policy.coerce(key, value), source, row_host, base, tuple(ignored))
+        # A scheduled value in effect first, in place of the plain row; if it cannot apply, the plain row may.
+        candidates: list[tuple[Any, SettingSchedule | None]] = []
+        if row_host in windows:
+            candidates.append((windows[row_host].value, windows[row_host]))
+        if row_host in rows:
+            candidates.append((rows[row_host], None))
+        for value, window in candidates:
+            problem = row_problem(key, value, row_host)
+            if problem is not None:
+                ignored.append((row_host, problem if window is None else f"scheduled value: {problem}"))
+                continue
+            if not enabled:
+                ignored.append((row_host, "REQUEST_SETTINGS_ENABLED is False"))
+                continue
+            if row_host == host and host:
+                source = Source.HOST
+            elif row_host:
+                source = Source.PATTERN
+            else:
+                source = Source.ALL_HOSTS
+            # Weaker rows are shadowed by this one, not judged: ``ignored`` lists the stronger rows that were skipped.
+            return Effective(
+                key,
+                host,
+                policy.coerce(key, value),
+                source,
+                row_host,
+                base,
+                tuple(ignored),
+                scheduled=window is not None,
+                until=None if window is None else window.end,
+            )
     return Effective(key, host, base, Source.SETTINGS, None, base, tuple(ignored))

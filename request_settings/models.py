@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from functools import partial
@@ -132,6 +133,72 @@ class SettingOverrideManager(models.Manager[_Override]):
     async def aunset(self, key: str, host: str = "", user: UserLike = None) -> bool:
         return await sync_to_async(self.unset)(key, host=host, user=user)
 
+    def schedule(
+        self,
+        key: str,
+        value: Any,
+        host: str = "",
+        start: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+        user: UserLike = None,
+    ) -> SettingSchedule:
+        """Put ``value`` in effect for ``key`` and ``host`` from ``start`` (None: now) until ``end`` (None: until
+        changed), in place of the plain row of the same (key, host); the new ``SettingSchedule``.
+
+        Validated like ``set``. Refused (ValidationError, nothing written): naive datetimes, ``end`` not after
+        ``start``, a window that has already ended, and a window overlapping another of the same (key, host), named
+        in the message. Audited in the same transaction: "scheduled" now, "took effect" at ``start`` (now, if it
+        has passed) and "lost effect" at ``end``.
+        """
+        from request_settings import audit, schedules
+
+        host = self._clean_host(host)
+        validate_override(key, value, host)
+        now = timezone.now()
+        start, end = schedules.window(start, end, now)
+        using = router.db_for_write(SettingSchedule)
+        with transaction.atomic(using=using):
+            schedules.lock(using, key, host)
+            other = schedules.overlapping(key, host, start, end, using=using, lock=True)
+            if other is not None:
+                raise schedules.overlap_error(key, host, other)
+            row: SettingSchedule = SettingSchedule.objects.using(using).create(
+                key=key, host=host, value=value, start=start, end=end, created_by=_real_user(user)
+            )
+            audit.record_schedule(row, _real_user(user), using, now)
+        return row
+
+    def unschedule(self, schedule: SettingSchedule, user: UserLike = None) -> bool:
+        """Cancel a scheduled value (delete its window); False when it was already gone.
+
+        Audited: "unscheduled" now; "lost effect" now if the window was in effect; the records of its start and end
+        that have not come yet are removed (they will not happen).
+        """
+        from request_settings import audit
+
+        using = router.db_for_write(SettingSchedule)
+        with transaction.atomic(using=using):
+            row = SettingSchedule.objects.using(using).select_for_update().filter(pk=schedule.pk).first()
+            if row is None:
+                return False
+            audit.record_unschedule(row, _real_user(user), using, timezone.now())
+            row.delete()
+            return True
+
+    async def aschedule(
+        self,
+        key: str,
+        value: Any,
+        host: str = "",
+        start: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+        user: UserLike = None,
+    ) -> SettingSchedule:
+        return await sync_to_async(self.schedule)(key, value, host=host, start=start, end=end, user=user)
+
+    async def aunschedule(self, schedule: SettingSchedule, user: UserLike = None) -> bool:
+        return await sync_to_async(self.unschedule)(schedule, user=user)
+
     def _changed(
         self,
         row: _Override,
@@ -242,6 +309,12 @@ class SettingOverrideChange(models.Model):
         UPDATED = "updated", _("updated")
         DELETED = "deleted", _("deleted")
         REVERTED = "reverted", _("reverted")
+        # Scheduled changes (``objects.schedule``): "scheduled" and "unscheduled" are dated when written; "took
+        # effect" and "lost effect" at the window's start and end, written with "scheduled" (no process runs then).
+        SCHEDULED = "scheduled", _("scheduled")
+        UNSCHEDULED = "unscheduled", _("unscheduled")
+        TOOK_EFFECT = "took_effect", _("took effect")
+        LOST_EFFECT = "lost_effect", _("lost effect")
 
     key = models.CharField(_("key"), max_length=255)
     host = models.CharField(_("host"), max_length=255, blank=True, default="")
@@ -268,6 +341,18 @@ class SettingOverrideChange(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The window of a scheduled change, kept when the schedule is gone; ``schedule`` finds the records of a window
+    # that has not passed yet, to remove them when it is cancelled.
+    schedule = models.ForeignKey(
+        "SettingSchedule",
+        verbose_name=_("schedule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    window_start = models.DateTimeField(_("window start"), null=True, blank=True)
+    window_end = models.DateTimeField(_("window end"), null=True, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

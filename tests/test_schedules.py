@@ -1,0 +1,450 @@
+"""Scheduled changes, the write side: ``objects.schedule``/``unschedule``, the audit of windows, the admin, the
+command, the JSON API, and what the effective view reports."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import threading
+import zoneinfo
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from request_settings import audit, effective
+from request_settings.models import SettingOverride, SettingOverrideChange, SettingSchedule
+
+pytestmark = pytest.mark.django_db
+
+UTC = datetime.timezone.utc
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+KEY = "SESSION_EXPIRE_SECONDS"
+
+
+def at(hours: float) -> datetime.datetime:
+    """``NOW`` plus some hours."""
+    return NOW + datetime.timedelta(hours=hours)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def trail(key=KEY, host=""):
+    changes = SettingOverrideChange.objects.filter(key=key, host=host).order_by("changed_at", "id")
+    return [(c.action, c.old_value, c.new_value, c.changed_at) for c in changes]
+
+
+def windows(key=KEY, host=""):
+    return list(
+        SettingSchedule.objects.filter(key=key, host=host).order_by("start").values_list("value", "start", "end")
+    )
+
+
+def effective_value(host=""):
+    (line,) = effective.resolve(host, [KEY])
+    return line
+
+
+# -- the write API -----------------------------------------------------------------------------------------------
+
+
+def test_schedule_stores_the_window_with_who(clock, django_user_model):
+    user = django_user_model.objects.create_user("ops")
+
+    row = SettingOverride.objects.schedule(KEY, 600, host="A.Example.com", start=at(1), end=at(2), user=user)
+
+    assert isinstance(row, SettingSchedule)
+    assert (row.key, row.host, row.value, row.start, row.end, row.created_by) == (
+        KEY,
+        "a.example.com",
+        600,
+        at(1),
+        at(2),
+        user,
+    )
+
+
+def test_start_none_is_now_and_end_none_is_until_changed(clock):
+    row = SettingOverride.objects.schedule(KEY, 600)
+
+    assert (row.start, row.end) == (NOW, None)
+
+
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_naive_datetimes_are_refused_naming_the_field(clock, field):
+    naive = datetime.datetime(2026, 12, 24, 18, 0)
+    window = {"start": at(1), "end": at(48)}
+    window[field] = naive
+
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.schedule(KEY, 600, **window)
+
+    assert field in refused.value.message_dict
+    assert "2026-12-24T18:00:00 has no time zone" in refused.value.message_dict[field][0]
+    assert not SettingSchedule.objects.exists()
+
+
+@pytest.mark.parametrize("end", [0, -1])
+def test_an_end_not_after_the_start_is_refused(clock, end):
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(1 + end))
+
+    assert "should be after the start" in refused.value.message_dict["end"][0]
+    assert not SettingSchedule.objects.exists()
+
+
+def test_a_window_that_has_ended_is_refused(clock):
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.schedule(KEY, 600, start=at(-2), end=at(-1))
+
+    assert "which has passed" in refused.value.message_dict["end"][0]
+
+
+def test_a_window_that_started_already_takes_effect_now(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(-2), end=at(1))
+
+    assert [(action, when) for action, _old, _new, when in trail()] == [
+        ("scheduled", NOW),
+        ("took_effect", NOW),
+        ("lost_effect", at(1)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "host", "field"),
+    [
+        ("SECRET_KEY", "x", "", "key"),  # refused by the policy
+        ("SESSION_COOKIE_AGE", "a week", "", "value"),  # wrong type for an honored key
+        ("SESSION_COOKIE_AGE", -1, "", "value"),  # the built-in validator
+        (KEY, 600, "not a host/", "host"),
+    ],
+)
+def test_it_is_validated_like_set(clock, key, value, host, field):
+    with pytest.raises(ValidationError) as by_set:
+        SettingOverride.objects.set(key, value, host=host)
+    with pytest.raises(ValidationError) as by_schedule:
+        SettingOverride.objects.schedule(key, value, host=host, start=at(1))
+
+    assert by_schedule.value.message_dict == by_set.value.message_dict
+    assert field in by_schedule.value.message_dict
+    assert not SettingSchedule.objects.exists()
+    assert not SettingOverrideChange.objects.exists()
+
+
+def test_the_host_is_cleaned_like_set(clock):
+    row = SettingOverride.objects.schedule(KEY, 600, host="Shop.Example.COM.", start=at(1))
+
+    assert row.host == "shop.example.com"
+
+
+# -- overlap ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (2, 4),  # the same window
+        (1, 3),  # overlaps the start
+        (3, 5),  # overlaps the end
+        (2.5, 3),  # inside
+        (1, 5),  # around
+        (3, None),  # until changed, from inside
+        (0, None),  # until changed, from before
+    ],
+)
+def test_an_overlapping_window_is_refused_naming_the_other(clock, start, end):
+    SettingOverride.objects.schedule(KEY, 600, start=at(2), end=at(4))
+
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.schedule(KEY, 900, start=at(start), end=None if end is None else at(end))
+
+    (message,) = refused.value.messages
+    assert refused.value.code == "overlap"
+    assert f"{KEY} (all hosts) already has a scheduled value (600)" in message
+    assert "from 2026-12-01 08:00:00-06:00 until 2026-12-01 10:00:00-06:00" in message
+    assert windows() == [(600, at(2), at(4))]
+
+
+def test_a_window_until_changed_refuses_every_later_one(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(2))
+
+    with pytest.raises(ValidationError, match="from 2026-12-01 08:00:00-06:00, until changed"):
+        SettingOverride.objects.schedule(KEY, 900, start=at(100), end=at(101))
+
+
+def test_adjacent_windows_are_accepted(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(2), end=at(4))
+    SettingOverride.objects.schedule(KEY, 900, start=at(4), end=at(6))
+    SettingOverride.objects.schedule(KEY, 300, start=at(1), end=at(2))
+
+    assert windows() == [(300, at(1), at(2)), (600, at(2), at(4)), (900, at(4), at(6))]
+
+
+def test_windows_of_other_keys_and_hosts_do_not_overlap(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(2), end=at(4))
+    SettingOverride.objects.schedule(KEY, 900, host="a.example.com", start=at(2), end=at(4))
+    SettingOverride.objects.schedule("SESSION_COOKIE_AGE", 900, start=at(2), end=at(4))
+
+    assert SettingSchedule.objects.count() == 3
+
+
+def test_many_overlapping_attempts_are_all_refused(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(10), end=at(20))
+    refused = 0
+    for offset in range(-9, 12):
+        try:
+            SettingOverride.objects.schedule(KEY, 900 + offset, start=at(10 + offset), end=at(11 + offset))
+        except ValidationError as error:
+            assert error.code == "overlap"
+            refused += 1
+    # 1 h windows starting from 1 h to 21 h: the ten starting from 10 h to 19 h overlap [10 h, 20 h).
+    assert refused == 10
+    assert len(windows()) == 1 + 21 - 10
+    ordered = windows()
+    assert all(first[2] <= second[1] for first, second in itertools.pairwise(ordered))
+
+
+def test_after_cancelling_a_window_its_time_is_free_again(clock):
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(2), end=at(4))
+
+    assert SettingOverride.objects.unschedule(row) is True
+    SettingOverride.objects.schedule(KEY, 900, start=at(3), end=at(5))
+
+    assert windows() == [(900, at(3), at(5))]
+    assert SettingOverride.objects.unschedule(row) is False
+
+
+def in_thread(write, *, hold=False):
+    """``write()`` in a thread of its own (its own connection); with ``hold``, its transaction stays open until
+    ``release`` is set. ``opened`` is set once ``write()`` has run, ``result`` holds its return or error."""
+    thread = threading.Thread()
+    thread.opened, thread.release, thread.result = threading.Event(), threading.Event(), []
+
+    def run():
+        try:
+            with transaction.atomic():
+                try:
+                    thread.result.append(write())
+                except ValidationError as error:
+                    thread.result.append(error)
+                thread.opened.set()
+                if hold:
+                    assert thread.release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread.run = run
+    thread.start()
+    return thread
+
+
+def waiting_for_an_advisory_lock():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_overlapping_schedules_cannot_both_pass():
+    if connection.vendor != "postgresql":
+        pytest.skip("the interleaving needs PostgreSQL's locks: run it with REQUEST_SETTINGS_TEST_DB=postgres")
+    start = timezone.now() + datetime.timedelta(hours=1)
+    first = in_thread(lambda: SettingOverride.objects.schedule(KEY, 600, start=start), hold=True)
+    assert first.opened.wait(10)  # scheduled, not committed: no row is visible to a second writer yet
+    second = in_thread(lambda: SettingOverride.objects.schedule(KEY, 900, start=start + datetime.timedelta(hours=1)))
+    for _attempt in range(1000):  # until the second writer queues on the lock of (key, host)
+        if waiting_for_an_advisory_lock():
+            break
+        threading.Event().wait(0.01)
+    assert not second.opened.is_set()
+    first.release.set()
+    first.join(10)
+    second.join(10)
+
+    (refused,) = second.result
+    assert isinstance(refused, ValidationError) and refused.code == "overlap"
+    assert [value for value, _start, _end in windows()] == [600]
+
+
+# -- time: boundaries and DST -------------------------------------------------------------------------------------
+
+
+def test_the_value_is_in_effect_from_the_start_second_until_the_end_second(clock):
+    SettingOverride.objects.set(KEY, 300)
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+    second = datetime.timedelta(seconds=1)
+
+    clock.move_to(at(1) - second)
+    assert (effective_value().value, effective_value().scheduled) == (300, False)
+    clock.move_to(at(1))
+    line = effective_value()
+    assert (line.value, line.scheduled, line.until) == (600, True, at(2))
+    clock.move_to(at(2) - second)
+    assert effective_value().value == 600
+    clock.move_to(at(2))
+    assert (effective_value().value, effective_value().scheduled) == (300, False)
+
+
+def test_a_window_across_the_dst_change_lasts_its_real_hours():
+    # Europe/Paris leaves summer time on 2026-10-25: 03:00 CEST is 02:00 CET, so 01:00 to 05:00 local is 5 hours.
+    start = datetime.datetime(2026, 10, 25, 1, 0, tzinfo=PARIS)
+    end = datetime.datetime(2026, 10, 25, 5, 0, tzinfo=PARIS)
+    with time_machine.travel(datetime.datetime(2026, 10, 24, 12, 0, tzinfo=PARIS), tick=False) as traveller:
+        SettingOverride.objects.schedule(KEY, 600, start=start, end=end)
+        assert end - start == datetime.timedelta(hours=4)  # naive arithmetic on one zone: wrong
+        assert end.astimezone(UTC) - start.astimezone(UTC) == datetime.timedelta(hours=5)
+
+        # The second 02:30 (CET, after the clocks went back) is inside; 05:00 CET is not.
+        traveller.move_to(datetime.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=PARIS))
+        assert effective_value().value == 600
+        traveller.move_to(datetime.datetime(2026, 10, 25, 4, 59, 59, tzinfo=PARIS))
+        assert effective_value().value == 600
+        traveller.move_to(end)
+        assert effective_value().scheduled is False
+
+    (row,) = SettingSchedule.objects.all()
+    assert (row.start, row.end) == (start, end)
+    assert row.start.astimezone(UTC).hour == 23  # 01:00 CEST is 23:00 UTC the day before
+
+
+def test_an_adjacent_window_across_the_dst_change_is_compared_in_real_time():
+    # 02:30 CEST (00:30 UTC) and 02:30 CET (01:30 UTC) are an hour apart: windows ending and starting at each touch
+    # no other.
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=PARIS)
+    second = datetime.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=PARIS)
+    with time_machine.travel(datetime.datetime(2026, 10, 24, tzinfo=PARIS), tick=False):
+        SettingOverride.objects.schedule(KEY, 600, start=first - datetime.timedelta(hours=1), end=first)
+        SettingOverride.objects.schedule(KEY, 900, start=second, end=second + datetime.timedelta(hours=1))
+        SettingOverride.objects.schedule(KEY, 1200, start=first, end=second)  # the hour between the two 02:30s
+        with pytest.raises(ValidationError, match="overlap"):
+            SettingOverride.objects.schedule(KEY, 1500, start=first - datetime.timedelta(minutes=1), end=first)
+
+    assert [value for value, _start, _end in windows()] == [600, 1200, 900]
+
+
+# -- the audit trail ------------------------------------------------------------------------------------------------
+
+
+def test_scheduling_records_who_scheduled_what_and_when_it_takes_and_loses_effect(clock, django_user_model):
+    user = django_user_model.objects.create_user("ops")
+
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2), user=user)
+
+    assert trail() == [
+        ("scheduled", None, 600, NOW),
+        ("took_effect", None, 600, at(1)),
+        ("lost_effect", 600, None, at(2)),
+    ]
+    for change in SettingOverrideChange.objects.all():
+        assert (change.user, change.username, change.schedule) == (user, "ops", row)
+        assert (change.window_start, change.window_end) == (at(1), at(2))
+
+
+def test_the_trail_shows_a_moment_once_it_has_happened(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+    shown = lambda: [c.action for c in audit.happened(SettingOverrideChange.objects.order_by("changed_at"))]  # noqa: E731
+
+    assert shown() == ["scheduled"]
+    clock.move_to(at(1))
+    assert shown() == ["scheduled", "took_effect"]
+    clock.move_to(at(2))
+    assert shown() == ["scheduled", "took_effect", "lost_effect"]
+
+
+def test_cancelling_before_the_start_removes_the_moments_that_will_not_happen(clock, django_user_model):
+    user = django_user_model.objects.create_user("ops")
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+
+    clock.move_to(at(0.5))
+    SettingOverride.objects.unschedule(row, user=user)
+
+    assert trail() == [("scheduled", None, 600, NOW), ("unscheduled", 600, None, at(0.5))]
+    unscheduled = SettingOverrideChange.objects.get(action="unscheduled")
+    assert (unscheduled.username, unscheduled.window_start, unscheduled.window_end) == ("ops", at(1), at(2))
+    assert unscheduled.schedule is None  # the window is gone; its times are kept on the record
+
+
+def test_cancelling_a_window_in_effect_records_that_it_lost_effect_then(clock):
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(3))
+
+    clock.move_to(at(2))
+    SettingOverride.objects.unschedule(row)
+
+    assert [(action, when) for action, _old, _new, when in trail()] == [
+        ("scheduled", NOW),
+        ("took_effect", at(1)),
+        ("unscheduled", at(2)),
+        ("lost_effect", at(2)),
+    ]
+
+
+def test_a_refused_schedule_records_nothing(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+    before = trail()
+
+    with pytest.raises(ValidationError):
+        SettingOverride.objects.schedule(KEY, 900, start=at(1), end=at(2))
+
+    assert trail() == before
+
+
+def test_a_scheduled_value_is_not_offered_as_a_revert(clock):
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+
+    assert not any(audit.can_revert_to(change) for change in SettingOverrideChange.objects.all())
+
+
+# -- async twins ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_async_twins_schedule_and_cancel():
+    start = timezone.now() + datetime.timedelta(hours=1)
+
+    row = await SettingOverride.objects.aschedule(KEY, 600, host="a.example.com", start=start)
+    assert (row.host, row.start, row.end) == ("a.example.com", start, None)
+    assert await SettingOverride.objects.aunschedule(row) is True
+    assert not await SettingSchedule.objects.filter(pk=row.pk).aexists()
+    await sync_to_async(connections.close_all)()  # the executor thread's connection, before the database is dropped
+
+
+# -- what the effective view reports --------------------------------------------------------------------------------
+
+
+def test_a_scheduled_value_takes_the_place_of_its_own_rows_only(clock):
+    SettingOverride.objects.set(KEY, 300, host="a.example.com")
+    SettingOverride.objects.schedule(KEY, 600, start=at(-1), end=at(1))  # all hosts
+
+    host_line, other_line = effective_value("a.example.com"), effective_value("b.example.com")
+
+    assert (host_line.value, host_line.source, host_line.scheduled) == (300, effective.Source.HOST, False)
+    assert (other_line.value, other_line.source, other_line.scheduled) == (600, effective.Source.ALL_HOSTS, True)
+    assert other_line.until == at(1)
+
+
+def test_a_key_with_only_a_schedule_is_in_view():
+    SettingOverride.objects.schedule("TENANT_BANNER", "soon", start=timezone.now() + datetime.timedelta(days=1))
+
+    assert "TENANT_BANNER" in effective.keys_in_view()
+
+
+def test_a_scheduled_value_the_policy_refuses_now_is_ignored_with_its_reason(clock, settings):
+    SettingOverride.objects.set("TENANT_BANNER", "plain")
+    SettingOverride.objects.schedule("TENANT_BANNER", "scheduled", start=at(-1))
+    settings.REQUEST_SETTINGS_DENIED = ["TENANT_BANNER"]
+
+    (line,) = effective.resolve("", ["TENANT_BANNER"])
+
+    assert line.source is effective.Source.SETTINGS
+    assert [host for host, _reason in line.ignored] == ["", ""]
+    assert "scheduled" in line.ignored[0][1]
