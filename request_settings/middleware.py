@@ -10,10 +10,10 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from request_settings import checks, overlay  # noqa: F401 (checks first: E012, not a crash, without the app)
+from request_settings import checks, overlay, preview  # noqa: F401 (checks first: E012, not a crash, without the app)
 from request_settings.conf.settings import settings as conf
 from request_settings.hosts import host_from_request, snapshot_host
 from request_settings.store import layer_for_host, store
@@ -51,6 +51,8 @@ class RequestSettingsMiddleware:
         request.request_settings_from_cache = snapshot is before  # type: ignore[attr-defined]  # for the toolbar panel
         host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
         layer = layer_for_host(host, snapshot)
+        if preview.COOKIE in request.COOKIES:
+            layer = preview.layer(request, snapshot, host, layer)
         # One function sets and resets the layer: under ASGI, process_request/process_response would each run in
         # a context of their own, and the reset would fail.
         token = overlay.push(layer, host)
@@ -58,6 +60,8 @@ class RequestSettingsMiddleware:
             response: HttpResponseBase = self.get_response(request)
         finally:
             overlay.pop(token)
+        if preview.COOKIE in request.COOKIES:
+            response = preview.with_banner(request, response)
         return _stream_in_layer(response, layer, host)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -70,11 +74,15 @@ class RequestSettingsMiddleware:
         request.request_settings_from_cache = snapshot is before  # type: ignore[attr-defined]
         host = snapshot_host(request, snapshot) if resolve_host is None else resolve_host(request)
         layer = layer_for_host(host, snapshot)
+        if preview.COOKIE in request.COOKIES:
+            layer = await sync_to_async(preview.layer)(request, snapshot, host, layer)  # reads session and drafts
         token = overlay.push(layer, host)
         try:
             response = await get_response(request)
         finally:
             overlay.pop(token)
+        if preview.COOKIE in request.COOKIES:
+            response = preview.with_banner(request, response)
         return _stream_in_layer(response, layer, host)
 
 

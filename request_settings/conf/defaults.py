@@ -48,3 +48,7 @@ they accept only a path on the site itself or a URL name."""
 CELERY_REQUIRE_HOST = False
 """With ``request_settings.contrib.celery``: True makes a task whose message names no host (published outside any
 layer) fail before its body runs, instead of running with settings.py values."""
+
+PREVIEW_BANNER = True
+"""While a browser previews its author's drafts, insert a banner listing them (with links to publish or discard)
+before ``</body>`` of every HTML page; False leaves responses untouched."""
