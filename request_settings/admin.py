@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from request_settings import audit, effective, policy, rights
+from request_settings import audit, effective, policy, preview, rights
 from request_settings.conf.settings import settings as conf
 from request_settings.forms import (
     HOST_HELP,
@@ -39,7 +39,13 @@ from request_settings.forms import (
     is_secret,
 )
 from request_settings.hosts import is_pattern, pattern_covers
-from request_settings.models import SettingGrant, SettingOverrideChange, get_override_model, same_value
+from request_settings.models import (
+    SettingDraft,
+    SettingGrant,
+    SettingOverrideChange,
+    get_override_model,
+    same_value,
+)
 
 _MISSING = object()
 _NOT_SET = "—"
@@ -50,6 +56,8 @@ HOST_SUGGESTIONS = 20
 """Hosts one autocomplete answer holds."""
 EFFECTIVE_PER_PAGE = 100
 AUDIT_PER_PAGE = 100
+DRAFT = "_draft"
+"""The name of the "Save as draft" button of the override form."""
 
 
 class HostFilter(admin.SimpleListFilter):
@@ -120,6 +128,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = [HostFilter, "key"]
     search_fields = ["key", "host"]
     change_list_template = "admin/request_settings/change_list.html"
+    change_form_template = "admin/request_settings/change_form.html"
     effective_template = "admin/request_settings/effective.html"
     audit_template = "admin/request_settings/audit.html"
     filterable_fields = frozenset({"key", "host"})
@@ -210,6 +219,10 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             if not self.has_change_permission(request, existing):
                 raise PermissionDenied  # an add that would update a row needs the change permission on it
             obj._request_settings_old_value = existing.value
+        if DRAFT in request.POST:
+            # Same form, same checks and rights as a save; the change goes to the user's drafts, not the table.
+            obj._request_settings_draft = preview.save_draft(request.user, key, data["value"], host)
+            return
         row = manager.set(key, data["value"], host=host, user=request.user)
         # The admin goes on with ``obj`` (log entry, message, redirect): make it the row the write API wrote.
         obj.pk = row.pk
@@ -224,11 +237,49 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Nothing related to save; ``form.save_m2m`` does not exist on our save path."""
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if hasattr(obj, "_request_settings_draft"):
+            return None  # nothing changed yet: publishing audits the change
         if hasattr(obj, "_request_settings_old_value"):
             return self.log_change(request, obj, [{"changed": {"fields": ["value"]}}])
         return super().log_addition(request, obj, message)
 
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if hasattr(obj, "_request_settings_draft"):
+            return None
+        return super().log_change(request, obj, message)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        may_write = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        context["can_save_draft"] = may_write and request.user.is_staff and IS_POPUP_VAR not in request.GET
+        context["drafts_url"] = reverse("admin:request_settings_settingdraft_changelist")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if hasattr(obj, "_request_settings_draft"):
+            return self._draft_saved(request, obj._request_settings_draft)
+        return super().response_change(request, obj)
+
+    def _draft_saved(self, request: HttpRequest, draft: SettingDraft) -> HttpResponse:
+        shown = display_value(draft.key, draft.value, limit=LIST_VALUE_CHARS)
+        self.message_user(
+            request,
+            f"Saved as a draft: {draft.key} for {host_label(draft.host)} = {shown}. Nobody else sees it; turn preview "
+            "on to try it in this browser, then publish it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:request_settings_settingdraft_changelist"))
+
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        if hasattr(obj, "_request_settings_draft"):
+            return self._draft_saved(request, obj._request_settings_draft)
         if not hasattr(obj, "_request_settings_old_value") or IS_POPUP_VAR in request.POST:
             return super().response_add(request, obj, post_url_continue)
         self.message_user(
@@ -307,13 +358,21 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     raise PermissionDenied
         else:
             host = self._default_host(request)
+        # "With my drafts": the author's drafts as their previewing browser gets them; nobody else's, ever.
+        drafts = preview.draft_changes(user) if request.GET.get("drafts") and user.is_staff else None
         keys = effective.keys_in_view() if error is None else []
+        if drafts and error is None:
+            keys = sorted({*keys, *(key for key, _host in drafts)})
         page = Paginator(keys, EFFECTIVE_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
         everything = _sees(user)
         lines = []
-        for item in effective.resolve(host, page.object_list) if page.object_list else []:
+        for item in effective.resolve(host, page.object_list, drafts=drafts) if page.object_list else []:
             visible = everything or _sees(user, rights.override_for(item.key, host))
-            lines.append(_effective_line(item, visible))
+            line = _effective_line(item, visible)
+            if visible and drafts and item.source_host is not None and (item.key, item.source_host) in drafts:
+                line["source"] = f"your draft ({line['source']})"
+                line["draft"] = True
+            lines.append(line)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -327,8 +386,13 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "lines": lines,
             "page": page,
             "page_var": PAGE_VAR,
-            "query": {"host": request.GET.get("host", host_label(host))},
+            "query": {
+                "host": request.GET.get("host", host_label(host)),
+                **({"drafts": "1"} if drafts is not None else {}),
+            },
             "enabled": conf.ENABLED,
+            "with_drafts": drafts is not None,
+            "can_draft": user.is_staff,
         }
         return TemplateResponse(request, self.effective_template, context, status=400 if error else 200)
 
@@ -533,6 +597,122 @@ class SettingGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]
 
 
+class SettingDraftAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The signed-in user's own drafts: preview them in this browser, publish them, or discard them.
+
+    Drafts are saved with "Save as draft" on the override form (or the site form, the API, the command); here each
+    user sees only their own. Publishing asks the author's rights per key and host, as saving does.
+    """
+
+    list_display = ["key", "host_display", "value_display", "updated_at"]
+    list_display_links = None
+    change_list_template = "admin/request_settings/draft_change_list.html"
+    confirm_template = "admin/request_settings/draft_confirm.html"
+
+    def _may_draft(self, request: HttpRequest) -> bool:
+        """Staff who may write some override (or still hold drafts from when they could)."""
+        cache = request.__dict__
+        if "_request_settings_may_draft" not in cache:
+            user = request.user
+            cache["_request_settings_may_draft"] = user.is_staff and (
+                any(rights.allowed_anywhere(user, action) for action in ("add", "change", "delete"))
+                or preview.drafts_of(user).exists()
+            )
+        return bool(cache["_request_settings_may_draft"])
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        own: QuerySet[Any] = super().get_queryset(request).filter(author_id=request.user.pk)
+        return own
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._may_draft(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_draft(request) and (obj is None or obj.author_id == request.user.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # drafts are saved from the override form
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request, obj)  # deleting one's draft discards it
+
+    @admin.display(description="host", ordering="host")
+    def host_display(self, obj: SettingDraft) -> str:
+        return host_label(obj.host)
+
+    @admin.display(description="draft value")
+    def value_display(self, obj: SettingDraft) -> str:
+        return "(remove the override)" if obj.remove else display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("preview/", wrap(require_POST(self.preview_view)), name="{}_{}_preview".format(*info)),
+            path("publish/", wrap(self.publish_view), name="{}_{}_publish".format(*info)),
+            path("discard/", wrap(self.discard_view), name="{}_{}_discard".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {"previewing": preview.is_on(request, request.user), **preview.admin_urls(), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """POST ``preview=on`` or ``off``: set or delete this browser's preview cookie."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        response = HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        if request.POST.get("preview") == "on":
+            preview.turn_on(request, response, request.user)
+            self.message_user(request, "Preview is on: this browser now gets your drafts.", messages.SUCCESS)
+        else:
+            preview.turn_off(response)
+            self.message_user(request, "Preview is off: this browser gets the published settings.", messages.SUCCESS)
+        return response
+
+    def publish_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: confirm; POST: publish every draft of the user, all or nothing."""
+        return self._confirmed(request, "publish")
+
+    def discard_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: confirm; POST: delete every draft of the user."""
+        return self._confirmed(request, "discard")
+
+    def _confirmed(self, request: HttpRequest, action: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        back = HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        if request.method == "POST":
+            if action == "discard":
+                count = preview.discard(request.user)
+                self.message_user(request, f"Discarded {count} draft(s).", messages.SUCCESS)
+                return back
+            try:
+                published = preview.publish(request.user)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                names = ", ".join(f"{draft.key} for {host_label(draft.host)}" for draft in published)
+                self.message_user(request, f"Published {len(published)} draft(s): {names or 'none'}.", messages.SUCCESS)
+            return back
+        drafts = list(preview.drafts_of(request.user))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{action.capitalize()} your drafts",
+            "action": action,
+            "drafts": [
+                {"key": draft.key, "host": host_label(draft.host), "value": self.value_display(draft)}
+                for draft in drafts
+            ],
+        }
+        return TemplateResponse(request, self.confirm_template, context)
+
+
 def _register(model: type[Model], model_admin: type[admin.ModelAdmin[Any]]) -> None:
     if not admin.site.is_registered(model):
         admin.site.register(model, model_admin)
@@ -540,3 +720,4 @@ def _register(model: type[Model], model_admin: type[admin.ModelAdmin[Any]]) -> N
 
 _register(get_override_model(), SettingOverrideAdmin)
 _register(SettingGrant, SettingGrantAdmin)
+_register(SettingDraft, SettingDraftAdmin)

@@ -23,6 +23,7 @@ from request_settings.conf.settings import settings as conf
 from request_settings.hosts import matching_patterns
 from request_settings.jsonfield import json_text
 from request_settings.models import SettingSchedule, get_override_model
+from request_settings.snapshot import DELETED
 
 MISSING: Any = object()
 """The settings.py value of a key that settings.py does not define."""
@@ -104,12 +105,15 @@ def row_problem(key: str, value: Any, host: str) -> str | None:
     return None if accepted is None else f"{json_text(value)} is not valid for {key}, expected {accepted}"
 
 
-def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:
+def resolve(
+    host: str, keys: Iterable[str] | None = None, *, drafts: Mapping[tuple[str, str], Any] | None = None
+) -> list[Effective]:
     """Each key (default: ``keys_in_view()``) as a request for ``host`` gets it, sorted by key; two queries
     (the rows, and the scheduled values in effect now).
 
     ``host`` is a normalised host name, or ``""`` for what an unknown host gets. With REQUEST_SETTINGS_ENABLED off,
-    every key comes from settings.py.
+    every key comes from settings.py. ``drafts`` (``(key, host) -> value``, or ``snapshot.DELETED`` for a removal)
+    are applied over the rows: what the drafts' author previews (``preview.draft_changes``).
     """
     wanted = sorted(set(keys_in_view() if keys is None else keys))
     order = scopes(host)
@@ -122,7 +126,13 @@ def resolve(host: str, keys: Iterable[str] | None = None) -> list[Effective]:
         )
         for key, row_host, value in found:
             rows.setdefault(key, {})[row_host] = value
-    windows = _windows_in_effect(wanted, order, skip={})
+    for (key, row_host), value in (drafts or {}).items():
+        if key in wanted and row_host in order:
+            if value is DELETED:
+                rows.get(key, {}).pop(row_host, None)
+            else:
+                rows.setdefault(key, {})[row_host] = value
+    windows = _windows_in_effect(wanted, order, skip=drafts or {})
     return [_resolve_key(key, host, order, rows.get(key, {}), windows.get(key, {})) for key in wanted]
 
 

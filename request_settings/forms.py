@@ -337,6 +337,17 @@ class SettingOverrideForm(forms.Form):
             return None
         return manager.set(data["key"], data["value"], host=data["host"], user=user)
 
+    def save_draft(self, user: Any = None) -> Any:
+        """Save the change (or the removal) as ``user``'s draft instead: checked alike, published later."""
+        from request_settings.preview import save_draft
+
+        if self.errors:
+            raise ValueError("The form has errors; nothing can be saved.")
+        data = self.cleaned_data
+        removing = bool(data.get("reset"))
+        value = None if removing else data["value"]
+        return save_draft(user if user is not None else self.user, data["key"], value, data["host"], remove=removing)
+
 
 class SettingOverrideAdminForm(forms.ModelForm):  # type: ignore[type-arg]
     """The admin's add/change form; the ModelAdmin supplies the model (it is swappable) and ``user``.

@@ -24,6 +24,9 @@ from request_settings.forms import (
 )
 from request_settings.models import get_override_model
 
+DRAFT = "_draft"
+"""The name of the "Save as draft" button."""
+
 
 # The view protects itself: its POST writes settings, whatever the project's MIDDLEWARE holds.
 @method_decorator(csrf_protect, name="dispatch")
@@ -94,10 +97,13 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
                 {"key": key, "value": display_value(key, policy.base_value(key), limit=LIST_VALUE_CHARS)}
                 for key in (self.keys or ())
             ],
+            can_draft=self.request.user.is_staff,  # previewing a draft needs a staff account
         )
         return context
 
     def form_valid(self, form: SettingOverrideForm) -> HttpResponse:
+        if DRAFT in self.request.POST:
+            return self.draft_valid(form)
         try:
             row = form.save(user=self.request.user)
         except ValidationError as error:  # the write API re-validates: a policy change since clean() lands here
@@ -110,6 +116,24 @@ class SettingOverrideFormView(PermissionRequiredMixin, FormView):  # type: ignor
         else:
             shown = display_value(row.key, row.value, limit=LIST_VALUE_CHARS)
             messages.success(self.request, f"{row.key} for {where} is now {shown}.")
+        return super().form_valid(form)
+
+    def draft_valid(self, form: SettingOverrideForm) -> HttpResponse:
+        """The "Save as draft" button: the same checks and rights, written to the user's drafts (staff only)."""
+        if not self.request.user.is_staff:
+            form.add_error(None, "Only staff can save drafts: previewing them needs a staff account.")
+            return self.form_invalid(form)
+        try:
+            draft = form.save_draft(user=self.request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        where = host_label(draft.host)
+        change = "removal" if draft.remove else display_value(draft.key, draft.value, limit=LIST_VALUE_CHARS)
+        messages.success(
+            self.request,
+            f"Saved as a draft: {draft.key} for {where} ({change}). Nobody else sees it; turn preview on to try it.",
+        )
         return super().form_valid(form)
 
     def get_success_url(self) -> str:

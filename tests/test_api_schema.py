@@ -44,6 +44,10 @@ def test_the_schema_describes_every_resource_and_method(schema):
         ("/api/settings/overrides/{key}/", "delete"),
         ("/api/settings/effective/", "get"),
         ("/api/settings/changes/", "get"),
+        ("/api/settings/drafts/", "get"),
+        ("/api/settings/drafts/{key}/", "put"),
+        ("/api/settings/drafts/{key}/", "delete"),
+        ("/api/settings/drafts/publish/", "post"),
     }
     put = schema["paths"]["/api/settings/overrides/{key}/"]["put"]
     assert {"200", "201", "400"} <= set(put["responses"])

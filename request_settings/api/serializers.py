@@ -69,6 +69,39 @@ class OverrideValueSerializer(serializers.Serializer[Any]):
         return attrs
 
 
+class DraftSerializer(serializers.Serializer[Any]):
+    """One of the user's drafts (``SettingDraft``): published later, previewed meanwhile by the author only."""
+
+    key = serializers.CharField(read_only=True)
+    host = serializers.CharField(read_only=True, help_text='The host name; "" for every host.')
+    host_label = serializers.SerializerMethodField(help_text='The host, or "(all hosts)".')
+    value = serializers.SerializerMethodField("masked_value", help_text="The draft value (masked if secret).")
+    remove = serializers.BooleanField(read_only=True, help_text="True: publishing removes the override.")
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_host_label(self, obj: Any) -> str:
+        return host_label(obj.host)
+
+    def masked_value(self, obj: Any) -> Any:
+        return None if obj.remove else masked(obj.key, obj.value)
+
+
+class DraftBodySerializer(serializers.Serializer[Any]):
+    """The body of a draft PUT: ``{"value": ...}`` to draft a value, or ``{"remove": true}`` to draft a removal."""
+
+    value = serializers.JSONField(allow_null=True, required=False, help_text="The draft value, as JSON.")
+    remove = serializers.BooleanField(required=False, default=False, help_text="Draft the removal of the override.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - {"value", "remove"})
+        if unknown:
+            expected = 'the body is {"value": ...} or {"remove": true}'
+            raise serializers.ValidationError({name: [f"Unknown field {name!r}: {expected}."] for name in unknown})
+        if attrs.get("remove") == ("value" in attrs):
+            raise serializers.ValidationError('Give either "value" or "remove": true.')
+        return attrs
+
+
 class IgnoredRowSerializer(serializers.Serializer[Any]):
     host = serializers.CharField(help_text='The row\'s host ("" for all hosts, "*.example.com" for a pattern).')
     reason = serializers.CharField()

@@ -12,5 +12,8 @@ urlpatterns = [
     path("overrides/", views.OverrideListView.as_view(), name="override-list"),
     path("overrides/<str:key>/", views.OverrideDetailView.as_view(), name="override-detail"),
     path("effective/", views.EffectiveView.as_view(), name="effective"),
+    path("drafts/", views.DraftListView.as_view(), name="draft-list"),
+    path("drafts/publish/", views.DraftPublishView.as_view(), name="draft-publish"),
+    path("drafts/<str:key>/", views.DraftDetailView.as_view(), name="draft-detail"),
     path("changes/", views.ChangeListView.as_view(), name="change-list"),
 ]

@@ -21,7 +21,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from request_settings import effective
+from request_settings import effective, preview
 from request_settings.api import serializers
 from request_settings.api.permissions import OverridePermission
 from request_settings.api.schema import ApiSchema
@@ -29,7 +29,7 @@ from request_settings.exceptions import InvalidHost
 from request_settings.forms import host_label
 from request_settings.hosts import clean_host
 from request_settings.models import SettingOverrideChange, get_override_model
-from request_settings.rights import allowed, filter_allowed, override_for
+from request_settings.rights import Action, allowed, filter_allowed, override_for
 
 _T = TypeVar("_T")
 
@@ -164,6 +164,79 @@ class OverrideDetailView(_Base):
         if row is None or not get_override_model()._default_manager.unset(key, host, request.user):
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DraftListView(ListAPIView):  # type: ignore[type-arg]
+    """The signed-in user's own drafts, sorted by host then key (nobody sees another user's drafts)."""
+
+    serializer_class = serializers.DraftSerializer
+    permission_classes = [OverridePermission]
+    pagination_class = Pagination
+    schema = ApiSchema(operation_ids={"GET": "drafts_list"})
+
+    def get_queryset(self) -> Any:
+        return preview.drafts_of(self.request.user)
+
+
+class DraftDetailView(_Base):
+    """The user's draft of one key and ``?host=``: save it (PUT, checked like a write), discard it (DELETE)."""
+
+    serializer_class = serializers.DraftSerializer
+    parser_classes = [SafeJSONParser]
+    schema = ApiSchema(
+        parameters=[HOST_PARAMETER],
+        requests={"PUT": serializers.DraftBodySerializer},
+        responses={
+            "PUT": {
+                200: serializers.DraftSerializer,
+                400: OpenApiResponse(OpenApiTypes.OBJECT, description="Messages by field, naming the key and value."),
+            },
+            "DELETE": {204: None},
+        },
+    )
+
+    def put(self, request: Request, key: str) -> Response:
+        if not request.user.is_staff:
+            raise exceptions.PermissionDenied("Only staff can save drafts: previewing them needs a staff account.")
+        host = _host_param(request)
+        assert host is not None
+        body = serializers.DraftBodySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        remove = body.validated_data["remove"]
+        # The rights saving would need: delete for a removal, add or change for a value.
+        row = get_override_model()._default_manager.filter(key=key, host=host).first()
+        target = row if row is not None else override_for(key, host)
+        action: Action = "delete" if remove else ("add" if row is None else "change")
+        if not allowed(request.user, action, target):
+            raise exceptions.PermissionDenied()
+        try:
+            draft = preview.save_draft(request.user, key, body.validated_data.get("value"), host, remove=remove)
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(_by_field(error)) from None
+        except RecursionError:
+            raise exceptions.ValidationError({"value": [f"The value for {key} is nested too deeply."]}) from None
+        return Response(self.get_serializer(draft).data)
+
+    def delete(self, request: Request, key: str) -> Response:
+        host = _host_param(request)
+        assert host is not None
+        if not preview.drafts_of(request.user).filter(key=key, host=host).delete()[0]:
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DraftPublishView(_Base):
+    """POST: publish every draft of the user through the write API, all or nothing (400 naming each problem)."""
+
+    serializer_class = serializers.DraftSerializer
+    schema = ApiSchema(requests={"POST": None}, responses={"POST": serializers.DraftSerializer(many=True)})
+
+    def post(self, request: Request) -> Response:
+        try:
+            published = preview.publish(request.user)
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError({"non_field_errors": list(error.messages)}) from None
+        return Response(self.get_serializer(published, many=True).data)
 
 
 def _by_field(error: DjangoValidationError) -> dict[str, list[str]]:

@@ -108,6 +108,13 @@ class Command(BaseCommand):
                 help="Record this user as the author of the change (audit).",
             )
 
+        def draft_option(sub: CommandParser) -> None:
+            sub.add_argument(
+                "--draft",
+                action="store_true",
+                help="Save the change as a draft of --user (who previews it in the browser; publish it there).",
+            )
+
         sub = actions.add_parser("list", help="Show the overrides, secret-looking values masked.")
         host_option(sub, "Only the rows of this host ('' for the all-hosts rows); default: every row.")
 
@@ -120,11 +127,13 @@ class Command(BaseCommand):
         sub.add_argument("value", metavar="VALUE", help="Text, parsed as the admin form parses it.")
         host_option(sub, "Override for this host only; default: every host.")
         user_option(sub)
+        draft_option(sub)
 
         sub = actions.add_parser("unset", help="Remove the override of KEY.")
         sub.add_argument("key", metavar="KEY")
         host_option(sub, "Remove this host's override; default: the all-hosts override.")
         user_option(sub)
+        draft_option(sub)
 
         sub = actions.add_parser(
             "export", help="Write the overrides to stdout as JSON, secrets in full (for `import`)."
@@ -263,6 +272,9 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         user = self._user(options["user"])
+        if options["draft"]:
+            self._draft(user, key, value, host)
+            return
         model = get_override_model()
         previous = model._default_manager.filter(key=key, host=host).values_list("value").first()
         try:
@@ -278,12 +290,28 @@ class Command(BaseCommand):
         key = self._key(options["key"])
         host: str = options["host"] or ""
         user = self._user(options["user"])
+        if options["draft"]:
+            self._draft(user, key, None, host, remove=True)
+            return
         model = get_override_model()
         old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
         if model.objects.unset(key, host=host, user=user):
             self.stdout.write(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}")
         else:
             self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
+
+    def _draft(self, user: Any, key: str, value: Any, host: str, *, remove: bool = False) -> None:
+        """``set``/``unset --draft``: the change goes to ``user``'s drafts, validated as a write."""
+        from request_settings.preview import save_draft
+
+        if user is None:
+            raise CommandError("--draft needs --user USERNAME: a draft belongs to the user who previews it.")
+        try:
+            save_draft(user, key, value, host, remove=remove)
+        except ValidationError as error:
+            raise CommandError(_messages(error)) from error
+        change = _NOT_SET if remove else display_value(key, value)
+        self.stdout.write(f"{key}: draft of {user.get_username()} -> {change} {_scope(host)} (not published)")
 
     def _import(self, options: dict[str, Any]) -> None:
         path: str = options["file"]
