@@ -282,3 +282,46 @@ def test_a_commit_notifies_its_version_only_with_listen_on(listen):
             SettingOverride.objects.set(KEY, 600)
         received = [notification.payload for notification in listener.notifies(timeout=1, stop_after=1)]
     assert received == ([str(changes.current("default"))] if listen else [])
+
+
+def test_stop_waits_for_a_stuck_thread_five_seconds_at_most():
+    """reset() stops the thread whenever our settings change: a round stuck on a dead database must delay it a little,
+    never hang it (the thread is a daemon, so an abandoned one dies with the process)."""
+    refresher = Refresher(store)
+    waited = []
+    refresher.join = lambda timeout=None: waited.append(timeout)  # the stuck thread: join() would take the timeout
+    refresher.stop()
+    assert refresher._stop_event.is_set()
+    assert waited == [5]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@override_settings(REQUEST_SETTINGS_LISTEN=True)
+def test_listen_is_sent_once_per_connection_and_again_after_a_reconnect(caplog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from request_settings import changes
+
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY needs PostgreSQL: run it with tox -e postgres")
+    import psycopg
+
+    refresher = Refresher(store)
+    with CaptureQueriesContext(connection) as queries:
+        assert refresher._listen() and refresher._listen()
+    assert [query["sql"] for query in queries.captured_queries] == [f"LISTEN {changes.CHANNEL}"]  # it keeps listening
+
+    connection.close()  # the thread's connection replaced (a broken one dropped, an outage recovered)
+    connection.ensure_connection()
+    assert refresher._listen()
+    assert refresher._listening is connection.connection
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], autocommit=True
+    ) as other_process:
+        other_process.execute(f"NOTIFY {changes.CHANNEL}, '7'")
+    refresher.wait(1)
+    assert refresher.notified  # heard on the new connection
+    assert not caplog.records  # no outage was taken for one

@@ -3,13 +3,15 @@ version on the primary, whatever the router says about reads; other requests rea
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from request_settings import changes
-from request_settings.models import SettingOverride
+from request_settings.models import ChangedRow, ChangeVersion, SettingOverride
 from request_settings.store import store
 
 KEY = "SESSION_EXPIRE_SECONDS"
@@ -44,3 +46,16 @@ def test_other_requests_read_through_the_replica():
     with CaptureQueriesContext(connections["replica"]) as replica:
         assert store.get().rows_of(HOST) == {KEY: 60}
     assert replica.captured_queries
+
+
+def test_a_write_after_restoring_a_dump_in_the_same_transaction_continues_above_the_restored_log():
+    """A dump restored in one transaction (its log of changes, no version row) and a write in it: the version must
+    start above the restored log, whose rows only the primary shows before the commit (a version taken again would
+    read as "unchanged" to a process that holds it)."""
+    ahead = int(time.time() * 1000) + 10**9  # the dump's versions run ahead of this server's clock
+    with transaction.atomic():
+        ChangeVersion.objects.all().delete()
+        ChangedRow.objects.create(version=ahead, key=KEY, host=HOST)
+        SettingOverride.objects.set(KEY, 60, host=HOST)
+        assert changes.current("default") == ahead + 1
+    assert list(ChangedRow.objects.order_by("version").values_list("version", flat=True)) == [ahead, ahead + 1]

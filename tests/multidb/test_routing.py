@@ -162,3 +162,16 @@ def test_a_migrate_of_the_routed_database_reads_the_table_and_one_of_default_doe
     assert store.cached() is None
     store_module.load_after_migrate(sender=None, using="overrides")
     assert store.cached().rows_of(HOST) == {KEY: 60}
+
+
+def test_a_transaction_that_wrote_reads_its_own_rows_in_a_savepoint_on_the_routed_database():
+    """The savepoint that keeps a failing read from breaking the caller's transaction must be on the database that
+    holds the transaction, not on default (where it would protect nothing and open a transaction of its own)."""
+    store.get()
+    with transaction.atomic(using="overrides"):
+        SettingOverride.objects.set(KEY, 60, host=HOST)
+        with Queries() as queries:
+            assert store.get().rows_of(HOST) == {KEY: 60}  # its own uncommitted row
+        assert statements(queries.routed) == ["SAVEPOINT", "SELECT", "RELEASE"]
+        assert not queries.default.captured_queries
+        transaction.set_rollback(True, using="overrides")
