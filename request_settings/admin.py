@@ -10,39 +10,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from request_settings import audit, effective, policy, preview, rights
+from request_settings import audit, effective, policy, preview, rights, schedules
 from request_settings.conf.settings import settings as conf
 from request_settings.forms import (
     HOST_HELP,
     LIST_VALUE_CHARS,
     SECRET_HELP,
+    DatalistTextInput,
     SettingOverrideAdminForm,
+    ValueTextField,
     clean_host,
+    clean_key,
+    clean_value,
     display_value,
     host_label,
     is_secret,
+    known_keys,
+    value_help,
+    value_text,
 )
 from request_settings.hosts import is_pattern, pattern_covers
 from request_settings.models import (
     SettingDraft,
     SettingGrant,
     SettingOverrideChange,
+    SettingSchedule,
     get_override_model,
     same_value,
 )
@@ -50,6 +60,9 @@ from request_settings.models import (
 _MISSING = object()
 _NOT_SET = "—"
 _HIDDEN = "(hidden: no right to view this key here)"
+_Action = SettingOverrideChange.Action
+_NO_OLD_VALUE = frozenset({_Action.CREATED, _Action.SCHEDULED, _Action.TOOK_EFFECT})
+_NO_NEW_VALUE = frozenset({_Action.DELETED, _Action.UNSCHEDULED, _Action.LOST_EFFECT})
 HOST_CHOICES_SHOWN = 10
 """Hosts listed as links in the changelist's host filter; the others are found by typing (autocomplete)."""
 HOST_SUGGESTIONS = 20
@@ -443,7 +456,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _audit_response(self, request: HttpRequest, key: str, host: str) -> HttpResponse:
         """Newest first, a revert button on each value that is not the current one, if the user may write it."""
-        changes = SettingOverrideChange.objects.filter(key=key, host=host).select_related("user")
+        changes = audit.happened(SettingOverrideChange.objects.filter(key=key, host=host).select_related("user"))
         page = Paginator(changes, AUDIT_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
         current = self.model._default_manager.filter(key=key, host=host).first()
         if current is not None:
@@ -473,8 +486,11 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "changes": [
                 {
                     "change": change,
-                    "old": _NOT_SET if change.action == change.Action.CREATED else shown(change.old_value),
-                    "new": _NOT_SET if change.action == change.Action.DELETED else shown(change.new_value),
+                    "old": _NOT_SET if change.action in _NO_OLD_VALUE else shown(change.old_value),
+                    "new": _NOT_SET if change.action in _NO_NEW_VALUE else shown(change.new_value),
+                    "window": None
+                    if change.window_start is None
+                    else schedules.window_text(change.window_start, change.window_end),
                     "user": change.user.get_username() if change.user else change.username or _NOT_SET,
                     "revertible": revertible(change),
                 }
@@ -517,6 +533,10 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         info = self.opts.app_label, self.opts.model_name
         extra = {"effective_url": reverse("admin:{}_{}_effective".format(*info)), **(extra_context or {})}
+        if self.admin_site.is_registered(SettingSchedule):
+            extra.setdefault(
+                "timeline_url", reverse(f"admin:{SettingSchedule._meta.app_label}_settingschedule_timeline")
+            )
         return super().changelist_view(request, extra)
 
     def _history_url(self, obj: Any) -> str:
@@ -547,6 +567,14 @@ def _base_text(key: str) -> str:
 
 
 def _source_text(item: effective.Effective) -> str:
+    text = _row_text(item)
+    if item.scheduled:
+        until = "until changed" if item.until is None else f"until {schedules.when(item.until)}"
+        return f"{text}, scheduled {until}"
+    return text
+
+
+def _row_text(item: effective.Effective) -> str:
     if item.source is effective.Source.HOST and not is_pattern(item.host):
         return "this host"
     if item.source in (effective.Source.HOST, effective.Source.PATTERN):
@@ -713,6 +741,239 @@ class SettingDraftAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, self.confirm_template, context)
 
 
+class SettingScheduleAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A window of a value: checked like ``objects.schedule`` (key, host, value, times, overlap, rights), so the
+    errors show in the form; the write API checks again under its lock when the admin saves."""
+
+    key = forms.CharField(
+        label="Key",
+        max_length=255,
+        widget=DatalistTextInput(known_keys),
+        help_text="The name of the setting, as in settings.py.",
+    )
+    host = forms.CharField(label="Host", max_length=255, required=False, help_text=HOST_HELP)
+    value = ValueTextField(
+        label="Value",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Typed per key, as in the override form.",
+    )
+    user: Any = None
+    """The request's user, set by the ModelAdmin."""
+
+    class Meta:
+        model = SettingSchedule
+        fields = ["key", "host", "value", "start", "end"]
+        help_texts = {
+            "start": "When the value takes effect (this site's time zone); it replaces the override of this key "
+            "and host meanwhile.",
+            "end": "When the value stops applying; empty: until changed (until this schedule is deleted).",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["host"] = self.instance.host
+            key = self.instance.key
+            if is_secret(key):
+                self.fields["value"].widget = forms.PasswordInput(
+                    render_value=False, attrs={"placeholder": "(set: type a new value to replace it)"}
+                )
+                self.fields["value"].help_text = f"{SECRET_HELP} Leave it empty to keep the scheduled value."
+            else:
+                self.initial["value"] = value_text(key, self.instance.value)
+                self.fields["value"].help_text = value_help(key)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        key, text = cleaned.get("key"), cleaned.get("value")
+        if key is None or "host" not in cleaned or text is None:
+            return cleaned
+        try:
+            cleaned["key"] = key = clean_key(key)
+            cleaned["host"] = host = clean_host(cleaned["host"])
+        except ValidationError as error:
+            self.add_error("key" if error.code == "refused" else "host", error)
+            return cleaned
+        if self.user is not None and not schedules.may_edit(self.user, key, host):
+            self.add_error(None, f"You may not schedule {key} for {host_label(host)}: none of your rights covers it.")
+            return cleaned
+        keep = self.instance.pk is not None and text == "" and is_secret(key) and key == self.instance.key
+        try:
+            cleaned["value"] = self.instance.value if keep else clean_value(key, text, host)
+        except ValidationError as error:
+            self.add_error("value", error)
+            return cleaned
+        if "start" not in cleaned or "end" not in cleaned:
+            return cleaned
+        try:
+            start, end = schedules.window(cleaned["start"], cleaned["end"], timezone.now())
+        except ValidationError as error:
+            self.add_error(None, error)
+            return cleaned
+        other = schedules.overlapping(key, host, start, end, exclude=self.instance.pk)
+        if other is not None:
+            self.add_error(None, schedules.overlap_error(key, host, other))
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # clean() checked what the write API checks; the model's full_clean() would only repeat it.
+        if self.errors:
+            return
+        for name in ("key", "host", "value", "start", "end"):
+            setattr(self.instance, name, self.cleaned_data[name])
+
+
+class SettingScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Scheduled values: written through ``objects.schedule``/``unschedule`` (validation, overlap refusal, audit).
+
+    Rights are those over the override of the same (key, host): seeing it to see its windows, changing it to add,
+    change or delete them. Changing a window cancels it and schedules the new one (both audited).
+    """
+
+    form = SettingScheduleAdminForm
+    list_display = ["key", "host_display", "value_display", "start", "end_display", "state", "created_by"]
+    list_display_links = ["key"]
+    search_fields = ["key", "host"]
+    date_hierarchy = "start"
+    timeline_template = "admin/request_settings/timeline.html"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return rights.allowed_anywhere(request.user, "view") or rights.allowed_anywhere(request.user, "change")
+        return schedules.may_view(request.user, obj.key, obj.host)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return rights.allowed_anywhere(request.user, "change")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return rights.allowed_anywhere(request.user, "change")
+        return schedules.may_edit(request.user, obj.key, obj.host)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return schedules.visible(request.user, super().get_queryset(request).select_related("created_by"))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    @admin.display(description="host", ordering="host")
+    def host_display(self, obj: Any) -> str:
+        return host_label(obj.host)
+
+    @admin.display(description="value")
+    def value_display(self, obj: Any) -> str:
+        return display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS)
+
+    @admin.display(description="end", ordering="end")
+    def end_display(self, obj: Any) -> str:
+        return "until changed" if obj.end is None else schedules.when(obj.end)
+
+    @admin.display(description="state")
+    def state(self, obj: Any) -> str:
+        now = timezone.now()
+        if obj.end is not None and obj.end <= now:
+            return "ended"
+        return "in effect" if obj.start <= now else "upcoming"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        manager = get_override_model()._default_manager
+        data = form.cleaned_data
+        with transaction.atomic(using=router.db_for_write(SettingSchedule)):
+            if change:
+                manager.unschedule(SettingSchedule(pk=obj.pk), user=request.user)
+            row = manager.schedule(
+                data["key"], data["value"], host=data["host"], start=data["start"], end=data["end"], user=request.user
+            )
+        obj.pk = row.pk
+        for field in row._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(row, field.attname))
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Nothing related to save."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        get_override_model()._default_manager.unschedule(obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        rows = list(queryset)
+        if not all(self.has_delete_permission(request, obj) for obj in rows):
+            raise PermissionDenied
+        with transaction.atomic(using=queryset.db):
+            for obj in rows:
+                get_override_model()._default_manager.unschedule(obj, user=request.user)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        timeline = path(
+            "timeline/", self.admin_site.admin_view(self.timeline_view), name="{}_{}_timeline".format(*info)
+        )
+        return [timeline, *super().get_urls()]
+
+    def timeline_view(self, request: HttpRequest) -> HttpResponse:
+        """For one host: per key, what a request gets now and from where, and the windows that start or end next."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        user = request.user
+        error = None
+        host = ""
+        try:
+            host = clean_host(request.GET.get("host", ""))
+        except ValidationError as invalid:
+            error = " ".join(invalid.messages)
+        keys = effective.keys_in_view() if error is None else []
+        page = Paginator(keys, EFFECTIVE_PER_PAGE).get_page(request.GET.get(PAGE_VAR))
+        everything = _sees(user)
+        lines = []
+        for item in schedules.timeline(host, page.object_list) if page.object_list else []:
+            if not (everything or _sees(user, rights.override_for(item.now.key, host))):
+                continue  # keys of this host the user may not see are left out, as the changelist does
+            line = _effective_line(item.now, True)
+            line["upcoming"] = [
+                {
+                    "at": schedules.when(moment.at),
+                    "what": (
+                        f"{display_value(moment.key, moment.schedule.value, limit=LIST_VALUE_CHARS)} takes effect"
+                        if moment.starts
+                        else f"{display_value(moment.key, moment.schedule.value, limit=LIST_VALUE_CHARS)} ends"
+                    ),
+                    "row": host_label(moment.row_host),
+                    "url": reverse(
+                        f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[quote(moment.schedule.pk)]
+                    ),
+                }
+                for moment in item.upcoming
+            ]
+            lines.append(line)
+        override_opts = get_override_model()._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Timeline of {host_label(host)}",
+            "host": host,
+            "host_label": host_label(host),
+            "host_help": HOST_HELP,
+            "autocomplete_url": reverse(f"admin:{override_opts.app_label}_{override_opts.model_name}_hosts"),
+            "error": error,
+            "lines": lines,
+            "page": page,
+            "page_var": PAGE_VAR,
+            "query": {"host": request.GET.get("host", host_label(host))},
+            "now": schedules.when(timezone.now()),
+            "enabled": conf.ENABLED,
+        }
+        return TemplateResponse(request, self.timeline_template, context, status=400 if error else 200)
+
+
 def _register(model: type[Model], model_admin: type[admin.ModelAdmin[Any]]) -> None:
     if not admin.site.is_registered(model):
         admin.site.register(model, model_admin)
@@ -720,4 +981,5 @@ def _register(model: type[Model], model_admin: type[admin.ModelAdmin[Any]]) -> N
 
 _register(get_override_model(), SettingOverrideAdmin)
 _register(SettingGrant, SettingGrantAdmin)
+_register(SettingSchedule, SettingScheduleAdmin)
 _register(SettingDraft, SettingDraftAdmin)

@@ -448,3 +448,218 @@ def test_a_scheduled_value_the_policy_refuses_now_is_ignored_with_its_reason(clo
     assert line.source is effective.Source.SETTINGS
     assert [host for host, _reason in line.ignored] == ["", ""]
     assert "scheduled" in line.ignored[0][1]
+
+
+# -- the admin --------------------------------------------------------------------------------------------------------
+
+SCHEDULE_ADD = "admin:request_settings_settingschedule_add"
+SCHEDULE_LIST = "admin:request_settings_settingschedule_changelist"
+TIMELINE = "admin:request_settings_settingschedule_timeline"
+GRANT_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "request_settings.backends.GrantBackend"]
+
+
+def staff(django_user_model, *actions, name="editor"):
+    from tests.utils import logged_in_client
+
+    return logged_in_client(django_user_model, [f"{a}_settingoverride" for a in actions], name=name, is_staff=True)
+
+
+@pytest.fixture
+def editor(django_user_model):
+    return staff(django_user_model, "view", "add", "change", "delete")
+
+
+def form_data(key=KEY, host="", value="600", start=None, end=None):
+    """The admin's split date/time inputs, in the current time zone (America/Chicago in the tests)."""
+    data = {"key": key, "host": host, "value": value}
+    for name, moment in (("start", start), ("end", end)):
+        local = timezone.localtime(moment) if moment is not None else None
+        data[f"{name}_0"] = local.strftime("%Y-%m-%d") if local else ""
+        data[f"{name}_1"] = local.strftime("%H:%M:%S") if local else ""
+    return data
+
+
+def test_admin_add_schedules_through_the_write_api(clock, editor):
+    from django.urls import reverse
+
+    response = editor.post(reverse(SCHEDULE_ADD), form_data(host="A.Example.com", start=at(1), end=at(2)))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row = SettingSchedule.objects.get()
+    assert (row.key, row.host, row.value, row.start, row.end, row.created_by) == (
+        KEY,
+        "a.example.com",
+        600,
+        at(1),
+        at(2),
+        editor.user,
+    )
+    assert [c.action for c in SettingOverrideChange.objects.order_by("changed_at")] == [
+        "scheduled",
+        "took_effect",
+        "lost_effect",
+    ]
+
+
+def test_admin_add_shows_the_overlap_error_in_the_form(clock, editor):
+    from django.urls import reverse
+
+    SettingOverride.objects.schedule(KEY, 900, start=at(1), end=at(3))
+
+    response = editor.post(reverse(SCHEDULE_ADD), form_data(start=at(2), end=at(4)))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert "already has a scheduled value (900)" in errors[0]
+    assert "already has a scheduled value (900)" in response.content.decode()
+    assert windows() == [(900, at(1), at(3))]
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (form_data(key="SECRET_KEY", start=at(1)), "key", "SECRET_KEY cannot be overridden"),
+        (form_data(value="ten", start=at(1)), "value", "ten"),
+        (form_data(start=at(2), end=at(1)), "end", "should be after the start"),
+    ],
+)
+def test_admin_add_refuses_what_set_refuses(clock, editor, data, field, message):
+    from django.urls import reverse
+
+    response = editor.post(reverse(SCHEDULE_ADD), data)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    errors = form.errors[field] if field else form.non_field_errors()
+    assert message in " ".join(errors)
+    assert not SettingSchedule.objects.exists()
+
+
+def test_admin_change_reschedules_and_may_touch_its_own_window(clock, editor):
+    from django.urls import reverse
+
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(3))
+    SettingOverride.objects.schedule(KEY, 900, start=at(3), end=at(5))
+    url = reverse("admin:request_settings_settingschedule_change", args=[row.pk])
+
+    overlapping = editor.post(url, form_data(value="700", start=at(2), end=at(4)))
+    assert "already has a scheduled value (900)" in " ".join(overlapping.context["adminform"].form.non_field_errors())
+
+    response = editor.post(url, form_data(value="700", start=at(2), end=at(3)))  # overlaps only its old self
+
+    assert response.status_code == 302
+    assert windows() == [(700, at(2), at(3)), (900, at(3), at(5))]
+    new = SettingSchedule.objects.get(value=700)
+    assert [(c.action, c.changed_at) for c in SettingOverrideChange.objects.filter(schedule=new)] == [
+        ("lost_effect", at(3)),
+        ("took_effect", at(2)),
+        ("scheduled", NOW),
+    ]
+    cancelled = SettingOverrideChange.objects.get(action="unscheduled")
+    assert (cancelled.old_value, cancelled.window_start, cancelled.user) == (600, at(1), editor.user)
+    assert not SettingOverrideChange.objects.filter(changed_at=at(1)).exists()  # 600 never takes effect
+
+
+def test_admin_delete_cancels_through_the_write_api(clock, editor):
+    from django.urls import reverse
+
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(3))
+
+    response = editor.post(reverse("admin:request_settings_settingschedule_delete", args=[row.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not SettingSchedule.objects.exists()
+    assert [c.action for c in SettingOverrideChange.objects.order_by("changed_at", "id")] == [
+        "scheduled",
+        "unscheduled",
+    ]
+
+
+def test_admin_without_rights_sees_no_schedules(clock, django_user_model):
+    from django.urls import reverse
+
+    SettingOverride.objects.schedule(KEY, 600, start=at(1))
+    nobody = staff(django_user_model, name="nobody")
+
+    assert nobody.get(reverse(SCHEDULE_LIST)).status_code == 403
+    assert nobody.post(reverse(SCHEDULE_ADD), form_data(start=at(5))).status_code == 403
+
+
+def test_admin_view_permission_shows_but_does_not_change(clock, django_user_model):
+    from django.urls import reverse
+
+    row = SettingOverride.objects.schedule(KEY, 600, start=at(1))
+    viewer = staff(django_user_model, "view", name="viewer")
+
+    assert KEY in viewer.get(reverse(SCHEDULE_LIST)).content.decode()
+    assert viewer.post(reverse(SCHEDULE_ADD), form_data(start=at(5))).status_code == 403
+    change = reverse("admin:request_settings_settingschedule_change", args=[row.pk])
+    viewer.post(change, form_data(value="700", start=at(1)))
+    assert windows() == [(600, at(1), None)]
+
+
+def test_a_grant_holder_schedules_on_their_hosts_only(clock, django_user_model, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    from request_settings.models import SettingGrant
+
+    settings.AUTHENTICATION_BACKENDS = GRANT_BACKENDS
+    user = django_user_model.objects.create_user("tenant", is_staff=True)
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="*", can_edit=True)
+    SettingOverride.objects.schedule(KEY, 600, host="b.example.com", start=at(1))
+    client = Client()
+    client.force_login(user)
+
+    listed = client.get(reverse(SCHEDULE_LIST)).content.decode()
+    assert "b.example.com" not in listed
+    refused = client.post(reverse(SCHEDULE_ADD), form_data(host="b.example.com", start=at(5)))
+    assert "You may not schedule" in " ".join(refused.context["adminform"].form.non_field_errors())
+    accepted = client.post(reverse(SCHEDULE_ADD), form_data(host="a.example.com", start=at(5)))
+    assert accepted.status_code == 302
+    assert SettingSchedule.objects.filter(host="a.example.com").exists()
+
+
+def test_the_timeline_shows_what_is_in_effect_and_what_comes_next(clock, editor):
+    from django.urls import reverse
+
+    SettingOverride.objects.set(KEY, 300)
+    SettingOverride.objects.schedule(KEY, 600, host="a.example.com", start=at(-1), end=at(1))
+    SettingOverride.objects.schedule(KEY, 900, start=at(2), end=at(3))
+    SettingOverride.objects.schedule(KEY, 1200, host="b.example.com", start=at(2))
+
+    response = editor.get(reverse(TIMELINE), {"host": "a.example.com"})
+
+    assert response.status_code == 200
+    (line,) = [line for line in response.context["lines"] if line["key"] == KEY]
+    assert line["effective"] == "600"
+    assert line["source"] == "this host, scheduled until 2026-12-01 07:00:00-06:00"
+    assert [(m["at"], m["what"], m["row"]) for m in line["upcoming"]] == [
+        ("2026-12-01 07:00:00-06:00", "600 ends", "a.example.com"),
+        ("2026-12-01 08:00:00-06:00", "900 takes effect", "(all hosts)"),
+        ("2026-12-01 09:00:00-06:00", "900 ends", "(all hosts)"),
+    ]  # b.example.com's window is not a.example.com's
+    assert "Timeline of a.example.com" in response.content.decode()
+
+
+def test_the_override_changelist_links_to_the_timeline(editor):
+    from django.urls import reverse
+
+    page = editor.get(reverse("admin:request_settings_settingoverride_changelist")).content.decode()
+
+    assert reverse(TIMELINE) in page
+
+
+def test_the_history_shows_a_window_moment_once_it_has_happened(clock, editor):
+    from django.urls import reverse
+
+    # 7200: with a session timeout (this key) shorter than the quarter hour, the editor would be logged out.
+    SettingOverride.objects.schedule(KEY, 7200, start=at(0.25), end=at(2), user=editor.user)
+    url = reverse("admin:request_settings_settingoverride_audit") + f"?key={KEY}&host="
+
+    assert [item["change"].action for item in editor.get(url).context["changes"]] == ["scheduled"]
+    clock.move_to(at(0.25))
+    changes = editor.get(url).context["changes"]
+    assert [item["change"].action for item in changes] == ["took_effect", "scheduled"]
+    assert changes[0]["window"] == "from 2026-12-01 06:15:00-06:00 until 2026-12-01 08:00:00-06:00"
+    assert not any(item["revertible"] for item in changes)
