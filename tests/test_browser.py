@@ -228,3 +228,75 @@ def test_a_tenant_editor_sees_and_changes_only_their_hosts_session_timeout(
     assert (latest.host, latest.old_value, latest.new_value, latest.username) == ("a.localhost", 600, 120, "tenant")
     for name in ("tenant-changelist.png", "tenant-change-form.png", "tenant-other-row.png"):
         assert (ARTIFACTS / name).stat().st_size > 0
+
+
+def drive_preview(sync_playwright, port: int) -> dict[str, object]:
+    """Save as draft, preview it in the same browser, look from another browser, publish."""
+    seen: dict[str, object] = {}
+    origin = f"http://a.localhost:{port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            mine, theirs = browser.new_context(), browser.new_context()  # two browsers: no shared cookies
+            page, other = mine.new_page(), theirs.new_page()
+            for tab, username in ((page, "staff"), (other, "colleague")):
+                tab.goto(f"{origin}/admin/login/?next=/admin/")
+                tab.fill("#id_username", username)
+                tab.fill("#id_password", PASSWORD)
+                tab.click("input[type=submit]")
+                tab.wait_for_url(f"{origin}/admin/")
+
+            page.goto(f"{origin}/admin/request_settings/settingoverride/add/")
+            page.fill("#id_key", "SESSION_EXPIRE_SECONDS")
+            page.fill("#id_value", "120")
+            page.click("input[name=_draft]")
+            page.wait_for_url(f"{origin}/admin/request_settings/settingdraft/")
+            page.click("#preview-toggle")
+            page.wait_for_url(f"{origin}/admin/request_settings/settingdraft/")
+            seen["state"] = page.inner_text("#preview-state")
+            seen["banner"] = page.inner_text("#request-settings-preview")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "preview-banner.png"), full_page=True)
+            seen["mine"] = page.goto(f"{origin}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+            # Another browser (a colleague's), even holding a copy of the preview cookie, gets the live settings.
+            cookie = next(c for c in mine.cookies() if c["name"] == "request_settings_preview")
+            seen["cookie"] = {"httpOnly": cookie["httpOnly"], "sameSite": cookie["sameSite"]}
+            theirs.add_cookies([cookie])
+            seen["theirs"] = other.goto(f"{origin}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+            other.goto(f"{origin}/admin/")
+            seen["their_banner"] = other.locator("#request-settings-preview").count()
+
+            page.goto(f"{origin}/admin/")
+            page.click("#request-settings-preview a:text('Publish')")
+            page.click("#confirm")
+            page.wait_for_url(f"{origin}/admin/request_settings/settingdraft/")
+            seen["after"] = other.goto(f"{origin}/echo/").json()["values"]["SESSION_EXPIRE_SECONDS"]
+        finally:
+            browser.close()
+    return seen
+
+
+def test_a_draft_previews_in_its_authors_browser_only_until_published(
+    sync_playwright, live_server, settings, django_user_model
+):
+    settings.ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1"]
+    django_user_model.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    django_user_model.objects.create_superuser("colleague", "colleague@example.com", PASSWORD)
+    port = int(live_server.url.rsplit(":", 1)[1])
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        seen = executor.submit(drive_preview, sync_playwright, port).result(timeout=120)
+
+    assert seen["state"] == "on"
+    assert "SESSION_EXPIRE_SECONDS" in seen["banner"] and "120" in seen["banner"]
+    assert seen["cookie"] == {"httpOnly": True, "sameSite": "Lax"}
+    assert (seen["mine"], seen["theirs"], seen["their_banner"]) == (120, 3600, 0)
+    assert seen["after"] == 120
+
+    from request_settings.models import SettingDraft, SettingOverride, SettingOverrideChange
+
+    assert list(SettingOverride.objects.values_list("key", "host", "value")) == [("SESSION_EXPIRE_SECONDS", "", 120)]
+    assert list(SettingOverrideChange.objects.values_list("key", "action", "username")) == [
+        ("SESSION_EXPIRE_SECONDS", "created", "staff")
+    ]
+    assert not SettingDraft.objects.exists()
