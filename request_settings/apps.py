@@ -15,7 +15,7 @@ class RequestSettingsConfig(AppConfig):
 
     def ready(self) -> None:
         from request_settings import checks, overlay
-        from request_settings.models import get_override_model
+        from request_settings.models import SettingSchedule, get_override_model
         from request_settings.store import load_after_migrate, on_override_written
 
         checks.register()
@@ -24,6 +24,9 @@ class RequestSettingsConfig(AppConfig):
         model = get_override_model()
         post_save.connect(on_override_written, sender=model, dispatch_uid="request_settings_saved")
         post_delete.connect(on_override_written, sender=model, dispatch_uid="request_settings_deleted")
+        # A schedule changes what its (key, host) serves: announced and read again like a row of the table.
+        post_save.connect(on_override_written, sender=SettingSchedule, dispatch_uid="request_settings_scheduled")
+        post_delete.connect(on_override_written, sender=SettingSchedule, dispatch_uid="request_settings_unscheduled")
         setting_changed.connect(_our_setting_changed, dispatch_uid="request_settings_setting_changed")
         post_migrate.connect(load_after_migrate, sender=self, dispatch_uid="request_settings_migrated")
 

@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import BigIntegerField, CharField, F, JSONField, Max, QuerySet, Value
+from django.db.models import BigIntegerField, CharField, DateTimeField, F, JSONField, Max, QuerySet, Value
+from django.db.models.functions import Cast
 
 from request_settings.conf.settings import settings as conf
 from request_settings.models import ChangedRow, ChangeVersion
@@ -24,6 +25,8 @@ CHANNEL = "request_settings"
 """PostgreSQL NOTIFY channel (``REQUEST_SETTINGS_LISTEN``); the payload is the new version."""
 
 _ROW = 1
+_NO_TIME = Cast(Value(None), output_field=DateTimeField())
+"""A typed NULL: PostgreSQL would take two untyped NULLs in a UNION for text, then refuse the schedules' times."""
 
 
 def record(using: str, key: str, host: str) -> int:
@@ -62,9 +65,9 @@ def current(using: str) -> int:
     return found or 0
 
 
-def with_version(rows: QuerySet[Any], using: str) -> QuerySet[Any]:
-    """``(key, host, value)`` of every row, and one ``(None, None, None, version)``: one statement, one state."""
-    rows = rows.annotate(change_version=Value(None, output_field=BigIntegerField()))
+def with_version(rows: QuerySet[Any], using: str, *also: QuerySet[Any]) -> QuerySet[Any]:
+    """``(key, host, value, None, None, None)`` of every row, one ``(None, None, None, version, None, None)``, and
+    the rows of ``also`` (querysets of the same six columns): one statement, one state."""
     version = (
         ChangeVersion.objects.using(using)
         .filter(id=_ROW)
@@ -72,11 +75,24 @@ def with_version(rows: QuerySet[Any], using: str) -> QuerySet[Any]:
             key=Value(None, output_field=CharField()),
             host=Value(None, output_field=CharField()),
             value=Value(None, output_field=JSONField()),
+            start=_NO_TIME,
+            end=_NO_TIME,
         )
     )
-    plain = rows.order_by().values_list("key", "host", "value", "change_version")
-    combined: QuerySet[Any] = plain.union(version.order_by().values_list("key", "host", "value", "version"), all=True)
+    version_row = version.order_by().values_list("key", "host", "value", "version", "start", "end")
+    combined: QuerySet[Any] = padded(rows).union(version_row, *also, all=True)
     return combined
+
+
+def padded(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """Rows of the override table in the six columns of ``with_version``."""
+    rows = rows.annotate(
+        change_version=Value(None, output_field=BigIntegerField()),
+        start=_NO_TIME,
+        end=_NO_TIME,
+    )
+    columns: QuerySet[Any] = rows.order_by().values_list("key", "host", "value", "change_version", "start", "end")
+    return columns
 
 
 def changed_since(using: str, version: int, upto: int) -> set[tuple[str, str]] | None:

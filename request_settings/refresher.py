@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router
@@ -86,7 +87,7 @@ class Refresher(threading.Thread):
             self.notified = False
             self.next_poll = now + conf.POLL_INTERVAL
             store.refresh(full=full)
-        delay = self.next_poll - store.timer()
+        delay = min(self.next_poll - store.timer(), store.switch_at - time.time())  # a schedule switches on time
         if broadcast.enabled():
             delay = min(delay, broadcast.next_read - store.timer())
         return max(delay, 0.0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import marshal
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -53,10 +54,13 @@ class Snapshot:
         "full_at",
         "key_set",
         "loaded_at",
+        "next_switch",
         "patterns",
         "raw_hosts",
         "raw_hosts_limit",
+        "read_wall",
         "row_count",
+        "scheduled",
         "version",
     )
 
@@ -71,6 +75,9 @@ class Snapshot:
         loaded_at: float,
         full_at: float,
         key_set: frozenset[str] = frozenset(),
+        read_wall: float = 0.0,
+        next_switch: float = math.inf,
+        scheduled: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.version = version
         """The change version this snapshot has caught up with (-1: not read from the table)."""
@@ -90,6 +97,12 @@ class Snapshot:
         self.raw_hosts_limit = 4 * (row_count + 1)
         self.key_set = key_set
         """Every key some row overrides (after ``changed()``: or did, since the last full read)."""
+        self.read_wall = read_wall
+        """``time.time()`` of the read: schedules that switched after it are not in this snapshot yet."""
+        self.next_switch = next_switch
+        """``time.time()`` of the next scheduled start or end (``timetable.py``): stale from then on."""
+        self.scheduled = scheduled
+        """The (key, host) pairs whose value comes from a schedule in effect, not from the plain row."""
 
     def rows_of(self, host: str) -> Rows | None:
         """The rows of exactly ``host`` (a host or a pattern); None when it has none."""
@@ -131,8 +144,17 @@ class Snapshot:
         """Every key some row overrides (after ``changed()``: or did, since the last full read)."""
         return set(self.key_set)
 
-    def changed(self, changes: Mapping[tuple[str, str], Any], version: int, *, loaded_at: float) -> Snapshot:
-        """A new snapshot with ``changes`` applied: ``(key, host) -> value``, or ``_DELETED``."""
+    def changed(
+        self,
+        changes: Mapping[tuple[str, str], Any],
+        version: int,
+        *,
+        loaded_at: float,
+        read_wall: float | None = None,
+        next_switch: float | None = None,
+        scheduled: frozenset[tuple[str, str]] | None = None,
+    ) -> Snapshot:
+        """A new snapshot with ``changes`` applied: ``(key, host) -> value``, or ``DELETED``; the rest is kept."""
         buckets = list(self._buckets)
         copied: set[int] = set()
         all_hosts = dict(self.all_hosts) if any(host == "" for _key, host in changes) else None
@@ -166,6 +188,9 @@ class Snapshot:
             loaded_at=loaded_at,
             full_at=self.full_at,
             key_set=self.key_set | added if added else self.key_set,
+            read_wall=self.read_wall if read_wall is None else read_wall,
+            next_switch=self.next_switch if next_switch is None else next_switch,
+            scheduled=self.scheduled if scheduled is None else scheduled,
         )
 
 
@@ -191,8 +216,10 @@ def _pack(rows: dict[str, Any]) -> Packed:
 
 
 def _unpack(packed: Packed) -> Rows:
-    rows: Rows = marshal.loads(packed) if type(packed) is bytes else packed  # type: ignore[arg-type]
-    return rows
+    if isinstance(packed, bytes):
+        rows: Rows = marshal.loads(packed)
+        return rows
+    return packed
 
 
 def empty(version: int = -1, *, now: float | None = None) -> Snapshot:
@@ -221,8 +248,8 @@ def build(rows: Iterable[Row], version: int, *, now: float | None = None) -> Sna
     judge.log_skipped()
     buckets: tuple[dict[str, Packed], ...] = tuple({} for _ in range(_BUCKETS))
     while hosts:  # emptied as packed: the dicts are freed as we go, never all alive twice
-        host, rows = hosts.popitem()
-        buckets[hash(host) & _MASK][host] = _pack(rows)
+        host, host_rows = hosts.popitem()
+        buckets[hash(host) & _MASK][host] = _pack(host_rows)
     patterns = frozenset(host for bucket in buckets for host in bucket if is_pattern(host))
     return Snapshot(
         version, buckets, all_hosts, patterns, count, loaded_at=now, full_at=now, key_set=frozenset(judge.keys)

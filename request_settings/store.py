@@ -5,6 +5,8 @@
   ``REQUEST_SETTINGS_POLL_INTERVAL`` seconds, or wakes on a broadcast stamp or a PostgreSQL NOTIFY, and reads only
   the rows that changed. A full read every ``REQUEST_SETTINGS_CACHE_TTL`` seconds (or ten times the last full read's
   duration, if longer) catches rows written behind the app's back.
+- Schedules (``timetable.py``): the snapshot is stale from the next scheduled start or end; the refresher wakes then,
+  and a request that comes first reads just the (key, host) pairs that switched.
 - Read-your-writes: each commit of an override in this process counts in ``commits``; a request that finds the
   snapshot older than the last commit waits (bounded) for a refresh that includes it.
 - Inside a transaction that wrote override rows, reads see that transaction's rows and are never cached. Django's own
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
@@ -35,15 +38,18 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.transaction import TransactionManagementError
 
-from request_settings import changes, overlay
+from request_settings import changes, overlay, timetable
 from request_settings.broadcast import broadcast
-from request_settings.models import AbstractSettingOverride, get_override_model
+from request_settings.models import AbstractSettingOverride, SettingSchedule, get_override_model
 from request_settings.snapshot import DELETED, Judge, Layer, Snapshot, build, empty
 
 logger = logging.getLogger("request_settings")
 
 WAIT = 2.0
 """Seconds a request waits for a refresh in flight before it serves the last snapshot (and logs)."""
+
+SWITCH_RETRY = 1.0
+"""Seconds before a failed read at a scheduled switch is tried again (not on every request)."""
 
 _MAX_CHANGES = 500
 """Changed (key, host) pairs above which a refresh reads the whole table instead."""
@@ -87,6 +93,8 @@ class SnapshotStore:
         self.refresher: Any = None
         self.full_seconds = 0.0
         self._down = False
+        self.switch_at = math.inf
+        """``time.time()`` from which the snapshot is stale: a schedule starts or ends (or a failed read retries)."""
 
     # -- the request path -----------------------------------------------------------------------------------------
 
@@ -97,14 +105,17 @@ class SnapshotStore:
             if own is not None:
                 return own
         current = self._current
-        snapshot = self._catch_up() if current is None or current[1] < self.commits else current[0]
+        if current is None or current[1] < self.commits or time.time() >= self.switch_at:
+            snapshot = self._catch_up()
+        else:
+            snapshot = current[0]
         if self.refresher is None:
             self._start_refresher()
         return snapshot
 
     async def aget(self) -> Snapshot:
         current = self._current
-        if _pending or current is None or current[1] < self.commits:
+        if _pending or current is None or current[1] < self.commits or time.time() >= self.switch_at:
             return await sync_to_async(self.get)()  # the query runs in a thread, never in the event loop
         if self.refresher is None:
             self._start_refresher()
@@ -117,7 +128,7 @@ class SnapshotStore:
         except RuntimeError:
             return self.get()
         current = self._current
-        if not _pending and current is not None and current[1] >= self.commits:
+        if not _pending and current is not None and current[1] >= self.commits and time.time() < self.switch_at:
             return current[0]
         with ThreadPoolExecutor(max_workers=1) as executor:
             return executor.submit(_get_in_thread, self).result()
@@ -146,6 +157,7 @@ class SnapshotStore:
             self._current = None
             self.full_seconds = 0.0
             self._down = False
+            self.switch_at = math.inf
         broadcast.reset()
 
     def after_fork(self) -> None:
@@ -168,7 +180,7 @@ class SnapshotStore:
             return current[0]
         try:
             current = self._current
-            if current is not None and current[1] >= target:
+            if current is not None and current[1] >= target and time.time() < self.switch_at:
                 return current[0]
             return self.refresh_locked()
         finally:
@@ -198,11 +210,15 @@ class SnapshotStore:
             self._failed(model, using, error, current is not None)
             snapshot = current[0] if current is not None else empty(now=self.timer())
             self._current = (snapshot, commits)  # one try per local commit or refresher round, not per request
+            wall = time.time()
+            if self.switch_at <= wall:
+                self.switch_at = wall + SWITCH_RETRY
             return snapshot
         if self._down:
             self._down = False
             logger.info("The %s table is readable again: overrides apply again.", model._meta.db_table)
         self._current = (snapshot, commits)
+        self.switch_at = snapshot.next_switch
         return snapshot
 
     def _read_all(self, model: type[AbstractSettingOverride], using: str) -> Snapshot:
@@ -213,36 +229,61 @@ class SnapshotStore:
         return snapshot
 
     def _read_table(self, model: type[AbstractSettingOverride], using: str) -> Snapshot:
-        """Every row and the change version, in one query: one statement sees one consistent state."""
-        version = [0]  # the row is missing only after a test's flush: the next write recreates it
-
-        def rows() -> Iterator[tuple[str, str, Any]]:
-            for key, host, value, change_version in changes.with_version(model._default_manager.using(using), using):
-                if key is None:
-                    version[0] = change_version
-                else:
-                    yield key, host, value
-
-        snapshot = build(rows(), 0, now=self.timer())
-        snapshot.version = version[0]
-        return snapshot
+        """Every row, the schedules not over and the change version, in one query: one statement sees one state."""
+        version = 0  # the row is missing only after a test's flush: the next write recreates it
+        wall = time.time()
+        rows: list[tuple[str, str, Any]] = []
+        windows: list[timetable.Window] = []
+        query = changes.with_version(model._default_manager.using(using), using, timetable.not_over(using, wall))
+        for key, host, value, change_version, start, end in query:
+            if key is None:
+                version = change_version
+            elif start is not None:
+                windows.append(timetable.window(key, host, value, start, end))
+            else:
+                rows.append((key, host, value))
+        plain = build(rows, version, now=self.timer())
+        del rows
+        updates, scheduled = _scheduled_values(timetable.in_effect(windows, wall), {})
+        return plain.changed(
+            updates,
+            version,
+            loaded_at=plain.loaded_at,
+            read_wall=wall,
+            next_switch=timetable.next_switch(windows, wall),
+            scheduled=frozenset(scheduled),
+        )
 
     def _read_changes(self, current: Snapshot, model: type[AbstractSettingOverride], using: str) -> Snapshot:
         version = changes.current(using)
-        if version == current.version:
+        wall = time.time()
+        due = wall >= current.next_switch
+        if version == current.version and not due:
             return current
-        pairs = changes.changed_since(using, current.version, version) if version > current.version else None
-        if pairs is None or len(pairs) > _MAX_CHANGES:
-            return self._read_all(model, using)  # the table was reset, or the log no longer reaches back
-        keys, hosts = {key for key, _host in pairs}, {host for _key, host in pairs}
-        rows = model._default_manager.using(using).filter(key__in=keys, host__in=hosts)
-        found = {(key, host): value for key, host, value in rows.values_list("key", "host", "value")}
-        judge = Judge()
-        updates = {
-            (key, host): judge(key, host, found[key, host]) if (key, host) in found else DELETED for key, host in pairs
-        }
-        judge.log_skipped()
-        return current.changed(updates, version, loaded_at=self.timer())
+        pairs: set[tuple[str, str]] = set()
+        if version != current.version:
+            logged = changes.changed_since(using, current.version, version) if version > current.version else None
+            if logged is None or len(logged) > _MAX_CHANGES:
+                return self._read_all(model, using)  # the table was reset, or the log no longer reaches back
+            pairs |= logged
+        found, windows = _rows_and_windows(model, using, pairs, since=current.read_wall)
+        if due:
+            switched = timetable.switched(windows, current.read_wall, wall) - pairs
+            if switched:  # a scheduled moment passed: the plain rows under those schedules too (rare: one more query)
+                found.update(_rows_and_windows(model, using, switched, since=wall)[0])
+                pairs |= switched
+        open_now = timetable.in_effect(windows, wall)
+        updates, scheduled = _scheduled_values({pair: open_now[pair] for pair in pairs if pair in open_now}, found)
+        for pair in pairs - updates.keys():
+            updates[pair] = DELETED
+        return current.changed(
+            updates,
+            version,
+            loaded_at=self.timer(),
+            read_wall=wall,
+            next_switch=timetable.next_switch(windows, wall),
+            scheduled=frozenset((current.scheduled - pairs) | scheduled),
+        )
 
     def _own_uncommitted(self) -> Snapshot | None:
         """Inside a transaction that wrote override rows: a snapshot of its own rows, never cached."""
@@ -272,7 +313,9 @@ class SnapshotStore:
             return
         self._down = True
         table = model._meta.db_table
-        if _table_missing(using, table):
+        missing = [name for name in (table, SettingSchedule._meta.db_table) if _table_missing(using, name)]
+        if missing:
+            table = missing[0]
             logger.warning("The %s table does not exist: run `manage.py migrate`. Serving settings.py values.", table)
             return
         logger.warning(
@@ -301,6 +344,46 @@ class SnapshotStore:
         refresher, self.refresher = self.refresher, None
         if refresher is not None and refresher is not _OFF:
             refresher.stop()
+
+
+def _rows_and_windows(
+    model: type[AbstractSettingOverride], using: str, pairs: set[tuple[str, str]], *, since: float
+) -> tuple[dict[tuple[str, str], Any], list[timetable.Window]]:
+    """The rows of ``pairs`` and the schedules not over at ``since``, in one statement."""
+    rows = model._default_manager.using(using)
+    rows = rows.filter(key__in={k for k, _h in pairs}, host__in={h for _k, h in pairs}) if pairs else rows.none()
+    found: dict[tuple[str, str], Any] = {}
+    windows: list[timetable.Window] = []
+    for key, host, value, _version, start, end in changes.padded(rows).union(
+        timetable.not_over(using, since), all=True
+    ):
+        if start is not None:
+            windows.append(timetable.window(key, host, value, start, end))
+        elif (key, host) in pairs:
+            found[key, host] = value
+    return found, windows
+
+
+def _scheduled_values(
+    open_now: dict[tuple[str, str], Any], plain: dict[tuple[str, str], Any]
+) -> tuple[dict[tuple[str, str], Any], set[tuple[str, str]]]:
+    """What each pair serves, judged: its open schedule's value, else (refused, or none) its plain row's value.
+
+    Pairs in neither are left out. Also the pairs served from a schedule.
+    """
+    judge = Judge()
+    served: dict[tuple[str, str], Any] = {}
+    scheduled: set[tuple[str, str]] = set()
+    for (key, host), value in open_now.items():
+        accepted = judge(key, host, value)
+        if accepted is not DELETED:
+            served[key, host] = accepted
+            scheduled.add((key, host))
+    for (key, host), value in plain.items():
+        if (key, host) not in served:
+            served[key, host] = judge(key, host, value)
+    judge.log_skipped()
+    return served, scheduled
 
 
 def _get_in_thread(store: SnapshotStore) -> Snapshot:

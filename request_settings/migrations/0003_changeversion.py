@@ -39,5 +39,6 @@ class Migration(migrations.Migration):
                 'verbose_name': 'change version',
             },
         ),
-        migrations.RunPython(create_the_version_row, migrations.RunPython.noop),
+        # The hint lets a router that places tables per model run this where the ChangeVersion table is.
+        migrations.RunPython(create_the_version_row, migrations.RunPython.noop, hints={"model_name": "changeversion"}),
     ]
