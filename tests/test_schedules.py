@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import threading
 import zoneinfo
 
@@ -663,3 +664,209 @@ def test_the_history_shows_a_window_moment_once_it_has_happened(clock, editor):
     assert [item["change"].action for item in changes] == ["took_effect", "scheduled"]
     assert changes[0]["window"] == "from 2026-12-01 06:15:00-06:00 until 2026-12-01 08:00:00-06:00"
     assert not any(item["revertible"] for item in changes)
+
+
+# -- the command ------------------------------------------------------------------------------------------------------
+
+
+def command(*args):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command("request_settings", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_set_from_until_schedules_instead_of_setting(clock):
+    out, _err = command(
+        "set", KEY, "600", "--host", "a.example.com", "--from", "2026-12-24T18:00+01:00", "--until", "2026-12-25T06:00Z"
+    )
+
+    assert not SettingOverride.objects.exists()
+    assert windows(host="a.example.com") == [
+        (600, datetime.datetime(2026, 12, 24, 17, 0, tzinfo=UTC), datetime.datetime(2026, 12, 25, 6, 0, tzinfo=UTC))
+    ]
+    assert out.startswith(f"{KEY}: 600 scheduled from 2026-12-24 11:00:00-06:00 until 2026-12-25 00:00:00-06:00")
+
+
+def test_a_naive_time_is_read_in_the_current_time_zone(clock, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+
+    command("set", KEY, "600", "--from", "2026-12-24T18:00")
+
+    assert windows() == [(600, datetime.datetime(2026, 12, 24, 18, 0, tzinfo=PARIS), None)]
+
+
+def test_until_alone_starts_now(clock):
+    command("set", KEY, "600", "--until", "2026-12-02T00:00:00+00:00")
+
+    assert windows() == [(600, NOW, datetime.datetime(2026, 12, 2, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "tomorrow"], "'tomorrow' is not a time: expected ISO 8601"),
+        (["--from", "2027-03-28T02:30"], "does not exist in Europe/Paris (the clocks skip it)"),
+        (["--from", "2026-10-25T02:30"], "happens twice in Europe/Paris (the clocks go back)"),
+        (["--from", "2026-12-03T00:00Z", "--until", "2026-12-02T00:00Z"], "should be after the start"),
+        (["--from", "2026-12-02T00:00Z", "--draft", "--user", "ops"], "--draft cannot be combined"),
+    ],
+)
+def test_set_from_refuses_bad_times_writing_nothing(clock, settings, django_user_model, args, message):
+    from django.core.management import CommandError
+
+    settings.TIME_ZONE = "Europe/Paris"
+    django_user_model.objects.create_user("ops")
+
+    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        command("set", KEY, "600", *args)
+
+    assert not SettingSchedule.objects.exists()
+
+
+def test_set_from_refuses_an_overlap_naming_the_other_window(clock):
+    from django.core.management import CommandError
+
+    command("set", KEY, "600", "--from", "2026-12-02T00:00Z", "--until", "2026-12-03T00:00Z")
+
+    with pytest.raises(CommandError, match="already has a scheduled value \\(600\\)"):
+        command("set", KEY, "900", "--from", "2026-12-02T12:00Z")
+
+
+def test_list_shows_the_schedules_with_their_windows(clock):
+    SettingOverride.objects.set(KEY, 300)
+    SettingOverride.objects.schedule(KEY, 600, host="a.example.com", start=at(-1), end=at(1))
+    SettingOverride.objects.schedule(KEY, 900, start=at(2))
+
+    out, _err = command("list")
+
+    assert out.splitlines()[1:] == [
+        "Scheduled:",
+        f"(all hosts)    {KEY} = 900  from 2026-12-01 08:00:00-06:00, until changed (upcoming)",
+        f"a.example.com  {KEY} = 600  from 2026-12-01 05:00:00-06:00 until 2026-12-01 07:00:00-06:00 (in effect)",
+    ]
+
+
+def test_unset_scheduled_cancels_the_windows_not_the_override(clock):
+    SettingOverride.objects.set(KEY, 300)
+    SettingOverride.objects.schedule(KEY, 600, start=at(-1), end=at(1))
+    SettingOverride.objects.schedule(KEY, 900, start=at(2))
+    SettingOverride.objects.schedule(KEY, 1200, host="a.example.com", start=at(2))
+
+    out, _err = command("unset", KEY, "--scheduled")
+
+    assert len(out.splitlines()) == 2
+    assert windows() == []
+    assert windows(host="a.example.com") != []
+    assert SettingOverride.objects.get().value == 300
+    assert command("unset", KEY, "--scheduled")[0] == f"{KEY} has no scheduled value for all hosts: nothing changed.\n"
+
+
+def test_export_import_round_trip_keeps_the_schedules(clock, tmp_path):
+    SettingOverride.objects.set(KEY, 300)
+    SettingOverride.objects.schedule(KEY, 600, start=at(-1), end=at(1))
+    SettingOverride.objects.schedule(KEY, 900, host="a.example.com", start=at(2))
+    exported, err = command("export")
+    assert "Exported 1 override(s) and 2 scheduled value(s)." in err
+    entries = json.loads(exported)
+    assert entries == [
+        {"key": KEY, "host": "", "value": 300},
+        {
+            "key": KEY,
+            "host": "",
+            "value": 600,
+            "start": "2026-12-01T11:00:00+00:00",
+            "end": "2026-12-01T13:00:00+00:00",
+        },
+        {"key": KEY, "host": "a.example.com", "value": 900, "start": "2026-12-01T14:00:00+00:00", "end": None},
+    ]
+    before = windows() + windows(host="a.example.com")
+    path = tmp_path / "export.json"
+    path.write_text(exported)
+
+    out, _err = command("import", str(path))
+    assert out.endswith(
+        "0 created, 0 updated, 0 deleted, 1 unchanged; scheduled values: 0 added, 0 cancelled, 2 unchanged.\n"
+    )
+
+    SettingOverride.objects.unset(KEY)
+    for row in SettingSchedule.objects.all():
+        SettingOverride.objects.unschedule(row)
+    command("import", str(path))
+
+    assert SettingOverride.objects.get().value == 300
+    assert windows() + windows(host="a.example.com") == before
+
+
+def test_import_replace_makes_the_schedules_exactly_the_file(clock, tmp_path):
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+    SettingOverride.objects.schedule(KEY, 900, start=at(5))
+    path = tmp_path / "file.json"
+    path.write_text(
+        json.dumps([{"key": KEY, "host": "", "value": 700, "start": at(1).isoformat(), "end": at(3).isoformat()}])
+    )
+
+    out, _err = command("import", "--replace", str(path))
+
+    assert windows() == [(700, at(1), at(3))]
+    assert "scheduled values: 1 added, 2 cancelled, 0 unchanged" in out
+
+
+def test_import_is_all_or_nothing_with_schedules(clock, tmp_path):
+    from django.core.management import CommandError
+
+    SettingOverride.objects.schedule(KEY, 600, start=at(1), end=at(2))
+    path = tmp_path / "file.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"key": "TENANT_BANNER", "host": "", "value": "hello"},
+                {"key": KEY, "host": "", "value": 900, "start": at(1.5).isoformat(), "end": None},
+            ]
+        )
+    )
+
+    with pytest.raises(CommandError, match=r"nothing was written: .*already has a scheduled value \(600\)"):
+        command("import", str(path))
+
+    assert not SettingOverride.objects.exists()
+    assert windows() == [(600, at(1), at(2))]
+
+
+def test_import_reports_bad_windows_and_skips_ended_ones(clock, tmp_path):
+    from django.core.management import CommandError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        "[\n"
+        + ",\n".join(
+            json.dumps(entry)
+            for entry in [
+                {"key": KEY, "value": 600, "start": "soon"},
+                {"key": KEY, "value": 600, "end": "2026-12-24T00:00Z"},
+                {"key": KEY, "value": 600, "start": "2026-12-24T00:00Z", "end": "2026-12-23T00:00Z"},
+            ]
+        )
+        + "\n]"
+    )
+    with pytest.raises(CommandError, match="has 3 bad entries"):
+        command("import", str(bad))
+
+    ended = tmp_path / "ended.json"
+    ended.write_text(json.dumps([{"key": KEY, "value": 600, "start": at(-3).isoformat(), "end": at(-2).isoformat()}]))
+    _out, err = command("import", str(ended))
+    assert "skipped, its window" in err and "has ended" in err
+    assert not SettingSchedule.objects.exists()
+
+
+def test_a_file_written_before_schedules_still_imports(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text('[\n{"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": 600}\n]')
+
+    out, _err = command("import", str(path))
+
+    assert out.endswith("1 created, 0 updated, 0 deleted, 0 unchanged.\n")
+    assert SettingOverride.objects.get().value == 600

@@ -8,6 +8,7 @@ an override locks staff out. ``run`` runs any management command inside a host's
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import traceback
 from collections.abc import Iterable
@@ -19,8 +20,10 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, router, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from request_settings import policy
+from request_settings import policy, schedules
 from request_settings.activation import activate
 from request_settings.conf.settings import settings as conf
 from request_settings.effective import row_problem
@@ -29,11 +32,13 @@ from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
 from request_settings.hosts import clean_host
 from request_settings.jsonfield import Undecodable, json_text
-from request_settings.models import get_override_model, in_brackets
+from request_settings.models import SettingSchedule, get_override_model, in_brackets
 
 _MISSING = object()
 _NOT_SET = "(not set)"
 _FIELDS = ("key", "host", "value")
+_WINDOW_FIELDS = ("start", "end")
+"""An export entry with these is a scheduled value (``objects.schedule``); files written before have none."""
 
 
 def _host(text: str) -> str:
@@ -128,12 +133,32 @@ class Command(BaseCommand):
         host_option(sub, "Override for this host only; default: every host.")
         user_option(sub)
         draft_option(sub)
+        sub.add_argument(
+            "--from",
+            dest="start",
+            metavar="TIME",
+            help="Schedule the value instead of setting it: it takes effect at TIME (ISO 8601 such as "
+            "2026-12-24T18:00, or with an offset such as 2026-12-24T18:00+01:00; without one, TIME is read in the "
+            "current time zone, TIME_ZONE). Default with --until: now.",
+        )
+        sub.add_argument(
+            "--until",
+            dest="end",
+            metavar="TIME",
+            help="Schedule the value instead of setting it: it stops applying at TIME (as --from). Default with "
+            "--from: until changed.",
+        )
 
         sub = actions.add_parser("unset", help="Remove the override of KEY.")
         sub.add_argument("key", metavar="KEY")
         host_option(sub, "Remove this host's override; default: the all-hosts override.")
         user_option(sub)
         draft_option(sub)
+        sub.add_argument(
+            "--scheduled",
+            action="store_true",
+            help="Cancel the scheduled values of KEY for the host (in effect or to come) instead of the override.",
+        )
 
         sub = actions.add_parser(
             "export", help="Write the overrides to stdout as JSON, secrets in full (for `import`)."
@@ -200,7 +225,24 @@ class Command(BaseCommand):
             line = f"{host_label(row_host):<{width}}  {key} = {display_value(key, value)}"
             problem = row_problem(key, value, row_host)
             self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
+        self._list_schedules(host)
         self._warn_if_disabled()
+
+    def _list_schedules(self, host: str | None) -> None:
+        """The scheduled values that have not ended, after the rows: each with its window."""
+        now = timezone.now()
+        rows = SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=now))
+        if host is not None:
+            rows = rows.filter(host=host)
+        found = sorted(rows, key=lambda row: (row.host, row.key, row.start))
+        if not found:
+            return
+        self.stdout.write("Scheduled:")
+        width = max(len(host_label(row.host)) for row in found)
+        for row in found:
+            state = "in effect" if row.start <= now else "upcoming"
+            line = f"{host_label(row.host):<{width}}  {row.key} = {display_value(row.key, row.value)}"
+            self.stdout.write(f"{line}  {schedules.window_text(row.start, row.end)} ({state})")
 
     def _get(self, options: dict[str, Any]) -> None:
         key = self._key(options["key"])
@@ -245,19 +287,23 @@ class Command(BaseCommand):
                 reason = f"its stored value cannot be decoded ({value.error})"
                 self.stderr.write(f"Skipped {key} {in_brackets(row_host)}: {reason}.")
         found = [row for row in found if not isinstance(row[2], Undecodable)]
-        lines = [
-            json.dumps({"key": key, "host": row_host, "value": value}, ensure_ascii=False)
-            for key, row_host, value in found
+        entries: list[tuple[tuple[str, str, str], dict[str, Any]]] = [
+            ((row_host, key, ""), {"key": key, "host": row_host, "value": value}) for key, row_host, value in found
         ]
+        windows = _export_windows(host)
+        # A row's entries: the plain row first, then its windows by start (ISO times in UTC sort as times).
+        entries.extend(((entry["host"], entry["key"], entry["start"]), entry) for entry in windows)
+        lines = [json.dumps(entry, ensure_ascii=False) for _order, entry in sorted(entries, key=lambda item: item[0])]
         self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
-        secrets = sorted({key for key, _host, _value in found if is_secret(key)})
+        secrets = sorted({entry["key"] for _order, entry in entries if is_secret(entry["key"])})
+        counts = f"{len(found)} override(s)" + (f" and {len(windows)} scheduled value(s)" if windows else "")
         if secrets:
             self.stderr.write(
-                f"Exported {len(found)} override(s). Values are written in full, the secret-looking ones "
+                f"Exported {counts}. Values are written in full, the secret-looking ones "
                 f"({', '.join(secrets)}) included: keep the file private."
             )
         else:
-            self.stderr.write(f"Exported {len(found)} override(s).")
+            self.stderr.write(f"Exported {counts}.")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -272,6 +318,11 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         user = self._user(options["user"])
+        if options["start"] is not None or options["end"] is not None:
+            if options["draft"]:
+                raise CommandError("--draft cannot be combined with --from/--until: a draft is not scheduled.")
+            self._schedule(key, value, host, user, options["start"], options["end"])
+            return
         if options["draft"]:
             self._draft(user, key, value, host)
             return
@@ -290,6 +341,9 @@ class Command(BaseCommand):
         key = self._key(options["key"])
         host: str = options["host"] or ""
         user = self._user(options["user"])
+        if options["scheduled"]:
+            self._unschedule(key, host, user)
+            return
         if options["draft"]:
             self._draft(user, key, None, host, remove=True)
             return
@@ -299,6 +353,38 @@ class Command(BaseCommand):
             self.stdout.write(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}")
         else:
             self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
+
+    def _schedule(self, key: str, value: Any, host: str, user: Any, start: str | None, end: str | None) -> None:
+        """``set --from/--until``: the value in effect in a window (``objects.schedule``), not the override."""
+        try:
+            window = [
+                None if text is None else schedules.aware(text, field=name)
+                for name, text in (("--from", start), ("--until", end))
+            ]
+            row = get_override_model().objects.schedule(
+                key, value, host=host, start=window[0], end=window[1], user=user
+            )
+        except ValidationError as error:
+            raise CommandError(_messages(error)) from error
+        self.stdout.write(
+            f"{key}: {display_value(key, value)} scheduled {schedules.window_text(row.start, row.end)} {_scope(host)}"
+        )
+
+    def _unschedule(self, key: str, host: str, user: Any) -> None:
+        """``unset --scheduled``: cancel the windows of (key, host) in effect or to come (the way back in, too)."""
+        now = timezone.now()
+        rows = SettingSchedule.objects.filter(key=key, host=host).filter(Q(end__isnull=True) | Q(end__gt=now))
+        found = list(rows.order_by("start"))
+        if not found:
+            self.stdout.write(f"{key} has no scheduled value for {host or 'all hosts'}: nothing changed.")
+            return
+        manager = get_override_model().objects
+        with transaction.atomic(using=router.db_for_write(SettingSchedule)):
+            for row in found:
+                manager.unschedule(row, user=user)
+        for row in found:
+            window = schedules.window_text(row.start, row.end)
+            self.stdout.write(f"{key}: cancelled {display_value(key, row.value)} {window} {_scope(host)}")
 
     def _draft(self, user: Any, key: str, value: Any, host: str, *, remove: bool = False) -> None:
         """``set``/``unset --draft``: the change goes to ``user``'s drafts, validated as a write."""
@@ -317,7 +403,7 @@ class Command(BaseCommand):
         path: str = options["file"]
         dry_run: bool = options["dry_run"]
         user = self._user(options["user"])
-        wanted = self._read_entries(path)
+        wanted, windows = self._read_entries(path)
         model = get_override_model()
         using = router.db_for_write(model)
         try:
@@ -325,6 +411,12 @@ class Command(BaseCommand):
                 rows = model._default_manager.using(using).values_list("key", "host", "value")
                 current = {(key, host): value for key, host, value in rows}
                 changes = _changes(current, wanted, replace=options["replace"])
+                cancelled, added = _window_changes(windows, replace=options["replace"])
+                # Windows replaced or dropped go first, so that the file's windows may take their time.
+                for row in cancelled:
+                    self.stdout.write(_window_line("-", row.key, row.host, row.value, row.start, row.end))
+                    if not dry_run:
+                        model.objects.unschedule(row, user=user)
                 for sign, key, host, old, value in changes:
                     self.stdout.write(_change_line(sign, key, host, old, value))
                     if dry_run:
@@ -333,6 +425,11 @@ class Command(BaseCommand):
                         model.objects.unset(key, host=host, user=user)
                     else:
                         model.objects.set(key, value, host=host, user=user)
+                for window in added:
+                    self.stdout.write(_window_line("+", *window))
+                    if not dry_run:
+                        key, host, value, start, end = window
+                        model.objects.schedule(key, value, host=host, start=start, end=end, user=user)
         except (ValidationError, DatabaseError) as error:
             detail = _messages(error) if isinstance(error, ValidationError) else str(error)
             raise CommandError(f"Import of {path} failed, nothing was written: {detail}") from error
@@ -341,13 +438,19 @@ class Command(BaseCommand):
         counts = (
             f"{signs.count('+')} created, {signs.count('~')} updated, {signs.count('-')} deleted, {unchanged} unchanged"
         )
+        if windows or cancelled:
+            counts += (
+                f"; scheduled values: {len(added)} added, {len(cancelled)} cancelled, "
+                f"{len(windows) - len(added)} unchanged"
+            )
         if dry_run:
             self.stdout.write(f"Dry run of {path}: would be {counts}. Nothing was written.")
         else:
             self.stdout.write(f"Imported {path}: {counts}.")
 
-    def _read_entries(self, path: str) -> dict[tuple[str, str], Any]:
-        """The file's overrides by (key, host), all validated; CommandError naming each bad one."""
+    def _read_entries(self, path: str) -> tuple[dict[tuple[str, str], Any], list[Window]]:
+        """The file's overrides by (key, host), and its scheduled values that have not ended, all validated;
+        CommandError naming each bad one. Windows that have ended are skipped (they would never apply)."""
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except OSError as error:
@@ -368,10 +471,29 @@ class Command(BaseCommand):
             )
         wanted: dict[tuple[str, str], Any] = {}
         seen: dict[tuple[str, str], int] = {}
+        windows: list[Window] = []
+        seen_windows: dict[tuple[str, str, datetime.datetime], int] = {}
         problems: list[str] = []
+        now = timezone.now()
         for line, entry in zip(_entry_lines(text), data, strict=True):
             key, problem = self._entry_problem(entry)
-            if problem is None:
+            if problem is None and isinstance(entry, dict) and set(_WINDOW_FIELDS) & set(entry):
+                host = clean_host(entry.get("host", ""))
+                window, problem = _entry_window(entry)
+                if window is None or problem is not None:
+                    pass
+                elif (key, host, window[0]) in seen_windows:
+                    first = seen_windows[key, host, window[0]]
+                    problem = (
+                        f"a second window of {key} {_scope(host)} from {schedules.when(window[0])}, after line {first}"
+                    )
+                elif window[1] is not None and window[1] <= now:
+                    ended = schedules.window_text(*window)
+                    self.stderr.write(f"{path}: line {line}, key {key}: skipped, its window {ended} has ended.")
+                else:
+                    seen_windows[key, host, window[0]] = line
+                    windows.append((key, host, entry["value"], window[0], window[1]))
+            elif problem is None:
                 host = clean_host(entry.get("host", ""))  # valid: _entry_problem checked it
                 if (key, host) in seen:
                     first = seen[key, host]
@@ -386,7 +508,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: {problem}")
             count = f"{len(problems)} bad entr{'y' if len(problems) == 1 else 'ies'}"
             raise CommandError(f"{path} has {count} (first: {problems[0]}); nothing was written.")
-        return wanted
+        return wanted, windows
 
     @staticmethod
     def _entry_problem(entry: Any) -> tuple[str, str | None]:
@@ -396,9 +518,13 @@ class Command(BaseCommand):
         key = entry.get("key")
         if not isinstance(key, str):
             return "", f'"key" should be a setting name, not {json_text(key)}'
-        unknown = sorted(set(entry) - set(_FIELDS))
+        unknown = sorted(set(entry) - set(_FIELDS) - set(_WINDOW_FIELDS))
         if unknown:
-            return key, f"unknown field(s) {', '.join(unknown)}; expected key, host and value"
+            return (
+                key,
+                f"unknown field(s) {', '.join(unknown)}; expected key, host and value "
+                "(and start and end for a scheduled value)",
+            )
         if "value" not in entry:
             return key, 'no "value"'
         try:
@@ -508,6 +634,80 @@ def _exit_status(error: SystemExit) -> int:
     if error.code is None:
         return 0
     return error.code if isinstance(error.code, int) else 1
+
+
+Window = tuple[str, str, Any, datetime.datetime, "datetime.datetime | None"]
+"""A scheduled value of an import file: (key, host, value, start, end)."""
+
+
+def _export_windows(host: str | None) -> list[dict[str, Any]]:
+    """The scheduled values that have not ended as export entries: times in UTC, ISO 8601, ``end`` null if none."""
+    rows = SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
+    if host is not None:
+        rows = rows.filter(host=host)
+    return [
+        {"key": key, "host": row_host, "value": value, "start": _iso(start), "end": None if end is None else _iso(end)}
+        for key, row_host, value, start, end in rows.values_list("key", "host", "value", "start", "end")
+        if not isinstance(value, Undecodable)
+    ]
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).isoformat()
+
+
+def _entry_window(
+    entry: dict[str, Any],
+) -> tuple[tuple[datetime.datetime, datetime.datetime | None] | None, str | None]:
+    """The window of an import entry: ``start`` (required) and ``end`` (null: until changed), as ``set --from``."""
+    texts = {name: entry.get(name) for name in _WINDOW_FIELDS}
+    if not isinstance(texts["start"], str):
+        return (
+            None,
+            f'"start" should be an ISO 8601 time such as "2026-12-24T18:00:00+00:00", not {json_text(texts["start"])}',
+        )
+    if texts["end"] is not None and not isinstance(texts["end"], str):
+        return None, f'"end" should be an ISO 8601 time or null (until changed), not {json_text(texts["end"])}'
+    try:
+        start = schedules.aware(texts["start"], field="start")
+        end = None if texts["end"] is None else schedules.aware(texts["end"], field="end")
+    except ValidationError as error:
+        return None, _messages(error)
+    if end is not None and end <= start:
+        return None, f"the end {schedules.when(end)} should be after the start {schedules.when(start)}"
+    return (start, end), None
+
+
+def _window_changes(windows: list[Window], *, replace: bool) -> tuple[list[SettingSchedule], list[Window]]:
+    """(windows to cancel, windows to schedule): a file window with the start of a stored one of the same (key,
+    host) replaces it if its end or value differ; with ``replace``, stored windows not in the file are cancelled."""
+    stored = {
+        (row.key, row.host, row.start): row
+        for row in SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
+    }
+    cancelled: list[SettingSchedule] = []
+    added: list[Window] = []
+    kept: set[int] = set()
+    for window in windows:
+        key, host, value, start, end = window
+        row = stored.get((key, host, start))
+        if row is not None and row.end == end and _canonical(row.value) == _canonical(value):
+            kept.add(row.pk)
+            continue
+        if row is not None:
+            cancelled.append(row)
+            kept.add(row.pk)
+        added.append(window)
+    if replace:
+        cancelled.extend(row for row in stored.values() if row.pk not in kept)
+    order = lambda item: (item[1], item[0], item[3])  # noqa: E731
+    return sorted(cancelled, key=lambda row: (row.host, row.key, row.start)), sorted(added, key=order)
+
+
+def _window_line(
+    sign: str, key: str, host: str, value: Any, start: datetime.datetime, end: datetime.datetime | None
+) -> str:
+    return f"{sign} {key} {_scope(host)} = {display_value(key, value)} {schedules.window_text(start, end)}"
 
 
 Change = tuple[str, str, str, Any, Any]
