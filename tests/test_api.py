@@ -320,6 +320,8 @@ def test_effective_values_with_their_source(operator):
         "in_settings": False,
         "secret": False,
         "ignored": [],
+        "scheduled": False,
+        "scheduled_until": None,
     }
 
 
@@ -518,3 +520,95 @@ def test_a_grant_of_the_built_in_backend_scopes_the_api(django_user_model):
 
     assert [(row["host"], row["value"]) for row in listed["results"]] == [("a.example.com", 300)]
     assert (own.status_code, other_key.status_code, other_host.status_code) == (200, 403, 403)
+
+
+# -- scheduled values ---------------------------------------------------------------------------------------------
+
+SCHEDULES = "request_settings_api:schedule-list"
+
+
+def schedule_url(pk):
+    return reverse("request_settings_api:schedule-detail", args=[pk])
+
+
+def test_schedule_through_the_api_and_cancel_it(operator):
+    import datetime
+
+    from request_settings.models import SettingSchedule
+
+    start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    body = {"key": "SESSION_EXPIRE_SECONDS", "host": "Shop.Example.com", "value": 600, "start": start.isoformat()}
+
+    created = operator.post(reverse(SCHEDULES), body, format="json")
+
+    assert created.status_code == 201, created.json()
+    data = created.json()
+    assert (data["key"], data["host"], data["value"], data["end"], data["created_by"]) == (
+        "SESSION_EXPIRE_SECONDS",
+        "shop.example.com",
+        600,
+        None,
+        "operator",
+    )
+    row = SettingSchedule.objects.get()
+    assert row.start == start
+    assert operator.get(reverse(SCHEDULES)).json()["results"] == [data]
+    assert operator.get(schedule_url(row.pk)).json() == data
+
+    overlapping = operator.post(reverse(SCHEDULES), {**body, "value": 900}, format="json")
+    assert overlapping.status_code == 400
+    assert "already has a scheduled value (600)" in overlapping.json()["non_field_errors"][0]
+
+    assert operator.delete(schedule_url(row.pk)).status_code == 204
+    assert not SettingSchedule.objects.exists()
+    assert [c["action"] for c in operator.get(reverse(CHANGES)).json()["results"]] == ["unscheduled", "scheduled"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"key": "SECRET_KEY", "value": "x"}, "key"),
+        ({"key": "SESSION_COOKIE_AGE", "value": "a week"}, "value"),
+        ({"key": "SESSION_EXPIRE_SECONDS", "value": 600, "start": "2026-12-24T18:00:00"}, "start"),
+        ({"key": "SESSION_EXPIRE_SECONDS", "value": 600, "host": "not a host/"}, "host"),
+    ],
+)
+def test_a_refused_schedule_is_a_400_naming_the_field(operator, body, field):
+    from request_settings.models import SettingSchedule
+
+    response = operator.post(reverse(SCHEDULES), body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not SettingSchedule.objects.exists()
+
+
+def test_schedules_need_the_rights_over_the_override(viewer, tenant):
+    import datetime
+
+    from request_settings.models import SettingSchedule
+
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).isoformat()
+    SettingOverride.objects.schedule("SESSION_EXPIRE_SECONDS", 600, host="b.example.com")
+    body = {"key": "SESSION_EXPIRE_SECONDS", "value": 900, "start": start}
+
+    assert viewer.post(reverse(SCHEDULES), {**body, "host": "a.example.com"}, format="json").status_code == 403
+    assert tenant.post(reverse(SCHEDULES), {**body, "host": "b.example.com"}, format="json").status_code == 403
+    assert tenant.post(reverse(SCHEDULES), {**body, "host": "a.example.com"}, format="json").status_code == 201
+    listed = [row["host"] for row in tenant.get(reverse(SCHEDULES)).json()["results"]]
+    assert listed == ["a.example.com"]
+    other = SettingSchedule.objects.get(host="b.example.com")
+    assert tenant.delete(schedule_url(other.pk)).status_code == 404
+    assert viewer.delete(schedule_url(other.pk)).status_code == 403
+
+
+def test_effective_says_when_a_value_is_scheduled(operator):
+    import datetime
+
+    end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    SettingOverride.objects.schedule("SESSION_EXPIRE_SECONDS", 600, end=end)
+
+    (line,) = [line for line in operator.get(reverse(EFFECTIVE)).json() if line["key"] == "SESSION_EXPIRE_SECONDS"]
+
+    assert (line["value"], line["source"], line["scheduled"]) == (600, "all_hosts", True)
+    assert datetime.datetime.fromisoformat(line["scheduled_until"].replace("Z", "+00:00")) == end

@@ -48,6 +48,10 @@ def test_the_schema_describes_every_resource_and_method(schema):
         ("/api/settings/drafts/{key}/", "put"),
         ("/api/settings/drafts/{key}/", "delete"),
         ("/api/settings/drafts/publish/", "post"),
+        ("/api/settings/schedules/", "get"),
+        ("/api/settings/schedules/", "post"),
+        ("/api/settings/schedules/{id}/", "get"),
+        ("/api/settings/schedules/{id}/", "delete"),
     }
     put = schema["paths"]["/api/settings/overrides/{key}/"]["put"]
     assert {"200", "201", "400"} <= set(put["responses"])

@@ -125,6 +125,12 @@ class EffectiveSerializer(serializers.Serializer[Effective]):
     in_settings = serializers.SerializerMethodField(help_text="True when settings.py defines the key.")
     secret = serializers.SerializerMethodField()
     ignored = serializers.SerializerMethodField(help_text="Rows that would win but do not apply, with the reason.")
+    scheduled = serializers.BooleanField(
+        help_text="True when the value is a scheduled value in effect now, in place of the row of source_host."
+    )
+    scheduled_until = serializers.DateTimeField(
+        source="until", allow_null=True, help_text="When that scheduled value stops applying; null: until changed."
+    )
 
     def masked_value(self, obj: Effective) -> Any:
         return masked(obj.key, obj.value) if obj.is_set else None
@@ -167,3 +173,49 @@ class ChangeSerializer(serializers.Serializer[Any]):
         if obj.user is not None:
             return str(obj.user.get_username())
         return obj.username or None
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time with its UTC offset: REST framework would read a naive one in the server's time zone, a guess."""
+
+    default_error_messages = {
+        "naive": "{value} has no UTC offset: write it like 2026-12-24T18:00:00+01:00 (or Z for UTC).",
+    }
+
+    def enforce_timezone(self, value: Any) -> Any:
+        from django.utils import timezone
+
+        if timezone.is_naive(value):
+            self.fail("naive", value=value.isoformat())
+        return super().enforce_timezone(value)
+
+
+class ScheduleSerializer(serializers.Serializer[Any]):
+    """A scheduled value (``SettingSchedule``): in effect for its key and host from ``start`` until ``end``.
+
+    Written through ``SettingOverride.objects.schedule`` (validated like a PUT of the override; an overlapping window
+    of the same key and host is refused, naming it); times need a UTC offset.
+    """
+
+    id = serializers.IntegerField(read_only=True)
+    key = serializers.CharField(max_length=255)
+    host = serializers.CharField(max_length=255, allow_blank=True, default="", help_text='The host; "" for every host.')
+    value = serializers.JSONField(
+        allow_null=True, help_text="The JSON value; masked when read if the key looks secret."
+    )
+    start = AwareDateTimeField(
+        required=False, allow_null=True, default=None, help_text="With a UTC offset; absent or null: now."
+    )
+    end = AwareDateTimeField(
+        required=False, allow_null=True, default=None, help_text="With a UTC offset; absent or null: until changed."
+    )
+    created_by = serializers.SerializerMethodField(help_text="The username of who scheduled it, or null.")
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        data["value"] = masked(instance.key, instance.value)
+        return data
+
+    def get_created_by(self, obj: Any) -> str | None:
+        user = obj.created_by
+        return None if user is None else str(user.get_username())

@@ -15,5 +15,7 @@ urlpatterns = [
     path("drafts/", views.DraftListView.as_view(), name="draft-list"),
     path("drafts/publish/", views.DraftPublishView.as_view(), name="draft-publish"),
     path("drafts/<str:key>/", views.DraftDetailView.as_view(), name="draft-detail"),
+    path("schedules/", views.ScheduleListView.as_view(), name="schedule-list"),
+    path("schedules/<int:pk>/", views.ScheduleDetailView.as_view(), name="schedule-detail"),
     path("changes/", views.ChangeListView.as_view(), name="change-list"),
 ]

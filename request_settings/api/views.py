@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
@@ -21,14 +22,14 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from request_settings import effective, preview
+from request_settings import audit, effective, preview, schedules
 from request_settings.api import serializers
 from request_settings.api.permissions import OverridePermission
 from request_settings.api.schema import ApiSchema
 from request_settings.exceptions import InvalidHost
 from request_settings.forms import host_label
 from request_settings.hosts import clean_host
-from request_settings.models import SettingOverrideChange, get_override_model
+from request_settings.models import SettingOverrideChange, SettingSchedule, get_override_model
 from request_settings.rights import Action, allowed, filter_allowed, override_for
 
 _T = TypeVar("_T")
@@ -269,8 +270,83 @@ class ChangeListView(_FilteredList):
     schema = ApiSchema(parameters=[HOST_FILTER, KEY_FILTER], operation_ids={"GET": "changes_list"})
 
     def get_queryset(self) -> Any:
-        return SettingOverrideChange.objects.select_related("user").order_by("-changed_at", "-id")
+        # The start and end of a scheduled window are recorded ahead: listed once they have happened.
+        return audit.happened(SettingOverrideChange.objects.select_related("user").order_by("-changed_at", "-id"))
 
     def visible(self, queryset: Any) -> Any:
         # A change outlives its row: each one is judged as the (key, host) it changed.
         return _visible(self.request, queryset, lambda change: (change.key, change.host))
+
+
+class ScheduleListView(_FilteredList):
+    """The scheduled values that have not ended, by host, key and start (GET); schedule one (POST).
+
+    Rights are those over the override of the same key and host: viewing it to see its windows, changing it to
+    schedule (a 403 otherwise). A refused value or an overlapping window is a 400 naming what is wrong.
+    """
+
+    serializer_class = serializers.ScheduleSerializer
+    parser_classes = [SafeJSONParser]
+    schema = ApiSchema(
+        parameters=[HOST_FILTER, KEY_FILTER],
+        operation_ids={"GET": "schedules_list", "POST": "schedules_create"},
+        responses={
+            "POST": {
+                201: serializers.ScheduleSerializer,
+                400: OpenApiResponse(OpenApiTypes.OBJECT, description="Messages by field; an overlap under "
+                                     "non_field_errors, naming the other window."),
+            }
+        },
+    )  # fmt: skip
+
+    def get_queryset(self) -> Any:
+        rows = SettingSchedule.objects.select_related("created_by").order_by("host", "key", "start")
+        return rows.exclude(end__lte=timezone.now())
+
+    def visible(self, queryset: Any) -> Any:
+        return schedules.visible(self.request.user, queryset)
+
+    def post(self, request: Request) -> Response:
+        body = serializers.ScheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            host = clean_host(data["host"])
+        except InvalidHost as error:
+            raise exceptions.ValidationError({"host": [str(error)]}) from None
+        if not schedules.may_edit(request.user, data["key"], host):
+            raise exceptions.PermissionDenied(f"You may not schedule {data['key']} for {host_label(host)}.")
+        try:
+            row = get_override_model()._default_manager.schedule(
+                data["key"], data["value"], host=host, start=data["start"], end=data["end"], user=request.user
+            )
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(_by_field(error)) from None
+        row = SettingSchedule.objects.select_related("created_by").get(pk=row.pk)
+        return Response(serializers.ScheduleSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailView(_Base):
+    """One scheduled value: read it (GET), cancel it (DELETE; audited, its start and end not yet come removed)."""
+
+    serializer_class = serializers.ScheduleSerializer
+    schema = ApiSchema(responses={"DELETE": {204: None}})
+
+    def _row(self, request: Request, pk: int, *, editing: bool) -> SettingSchedule:
+        row: SettingSchedule | None = SettingSchedule.objects.select_related("created_by").filter(pk=pk).first()
+        if row is None or not schedules.may_view(request.user, row.key, row.host):
+            raise Http404
+        if editing and not schedules.may_edit(request.user, row.key, row.host):
+            raise exceptions.PermissionDenied(
+                f"You may not cancel the schedules of {row.key} for {host_label(row.host)}."
+            )
+        return row
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self.get_serializer(self._row(request, pk, editing=False)).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        row = self._row(request, pk, editing=True)
+        if not get_override_model()._default_manager.unschedule(row, user=request.user):
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
