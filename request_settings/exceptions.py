@@ -56,4 +56,5 @@ class InvalidHost(ValueError):
 
 
 class MissingHost(RuntimeError):
-    """A Celery task whose message names no host, run while ``REQUEST_SETTINGS_CELERY_REQUIRE_HOST`` is True."""
+    """A task that names no host where one is required: a Celery task while ``REQUEST_SETTINGS_CELERY_REQUIRE_HOST``
+    is True, a ``django.tasks`` task on a backend with ``request_settings_require_host``."""
