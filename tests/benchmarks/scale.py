@@ -75,10 +75,10 @@ def requests_for(hosts: int, count: int = 1024) -> list[Any]:
 
 
 def latencies(call: Callable[[Any], object], requests: list[Any], until: Callable[[], bool]) -> list[float]:
-    """Seconds per request, requests sent back to back until ``until()``."""
-    found = []
+    """Seconds per request, requests sent back to back until ``until()`` (at least one: a refresh may end first)."""
+    found: list[float] = []
     index = 0
-    while not until():
+    while not found or not until():
         request = requests[index & 1023]
         index += 1
         start = time.perf_counter()
