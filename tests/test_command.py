@@ -880,7 +880,7 @@ def test_run_all_hosts_quiet_reports_only_failures(three_hosts, where, capsys):
 def test_run_all_hosts_without_host_rows(capsys):
     SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
     _, err = run("run", "--all-hosts", "--", "shell", "-c", PRINT_SETTING)
-    assert err == "No host has override rows of its own: shell was not run.\n"
+    assert err == "No host has override rows or scheduled values of its own: shell was not run.\n"
     assert capsys.readouterr().out == ""
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from request_settings import policy, schedules
 from request_settings.activation import activate
 from request_settings.conf.settings import settings as conf
-from request_settings.effective import row_problem
+from request_settings.effective import Effective, resolve, row_problem
 from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
 from request_settings.forms import display_value, host_label, is_secret
@@ -34,7 +34,8 @@ from request_settings.hosts import clean_host
 from request_settings.jsonfield import Undecodable, json_text
 from request_settings.models import SettingSchedule, get_override_model, in_brackets
 
-_MISSING = object()
+_DISABLED = "REQUEST_SETTINGS_ENABLED is False"
+"""The reason ``effective.resolve`` gives for every row while the kill switch is off (the command says it once)."""
 _NOT_SET = "(not set)"
 _FIELDS = ("key", "host", "value")
 _WINDOW_FIELDS = ("start", "end")
@@ -190,7 +191,8 @@ class Command(BaseCommand):
         target.add_argument(
             "--all-hosts",
             action="store_true",
-            help="Run the command once per host that has override rows, each inside its own overrides.",
+            help="Run the command once per host that has override rows or scheduled values not over yet, each inside "
+            "its own overrides.",
         )
         sub.add_argument(
             "command",
@@ -245,34 +247,22 @@ class Command(BaseCommand):
             self.stdout.write(f"{line}  {schedules.window_text(row.start, row.end)} ({state})")
 
     def _get(self, options: dict[str, Any]) -> None:
+        # The one resolver of the effective page and the API: patterns, scheduled values and the kill switch included.
         key = self._key(options["key"])
         host: str = options["host"] or ""
-        sources = [(host, f"host override for {host}")] if host else []
-        sources.append(("", "all-hosts override"))
-        rows = dict(
-            get_override_model()
-            ._default_manager.filter(key=key, host__in=[source_host for source_host, _ in sources])
-            .values_list("host", "value")
-        )
         reason = policy.refusal(key)
         if reason is not None:
             self.stderr.write(f"{key} cannot be overridden: {reason}.")
-        for source_host, source in sources:
-            if source_host not in rows:
-                continue
-            problem = row_problem(key, rows[source_host], source_host)
-            if problem is not None:
-                self.stderr.write(f"The {source} is ignored: {problem}.")
-                continue
-            value = policy.coerce(key, rows[source_host])
-            self.stdout.write(f"{key} = {display_value(key, value)} ({source})")
-            break
+        (line,) = resolve(host, [key])
+        for row_host, problem in line.ignored:
+            if problem != _DISABLED:  # said once, below
+                self.stderr.write(f"The {_source(row_host, host)} is ignored: {problem}.")
+        if line.source_host is not None:
+            self.stdout.write(f"{key} = {display_value(key, line.value)} ({_source_text(line)})")
+        elif line.is_set:
+            self.stdout.write(f"{key} = {display_value(key, line.value)} (settings.py)")
         else:
-            base = policy.base_value(key, _MISSING)
-            if base is _MISSING:
-                self.stdout.write(f"{key}: not set")
-            else:
-                self.stdout.write(f"{key} = {display_value(key, base)} (settings.py)")
+            self.stdout.write(f"{key}: not set")
         self._warn_if_disabled()
 
     def _export(self, options: dict[str, Any]) -> None:
@@ -554,7 +544,7 @@ class Command(BaseCommand):
             return
         hosts = _hosts_with_rows()
         if not hosts:
-            self.stderr.write(f"No host has override rows of its own: {name} was not run.")
+            self.stderr.write(f"No host has override rows or scheduled values of its own: {name} was not run.")
         failed: list[tuple[str, int]] = []
         for host in hosts:
             if options["verbosity"] >= 1:
@@ -619,13 +609,33 @@ class Command(BaseCommand):
             self.stderr.write("REQUEST_SETTINGS_ENABLED is False: no override applies, requests get settings.py.")
 
 
+def _source(row_host: str, host: str) -> str:
+    """The row ``row_host`` as seen from ``host``: ``host override for H``, ``pattern override for *.example.com``,
+    ``all-hosts override``."""
+    if not row_host:
+        return "all-hosts override"
+    return f"{'host' if row_host == host else 'pattern'} override for {row_host}"
+
+
+def _source_text(line: Effective) -> str:
+    """Where ``line``'s value comes from; a scheduled value says until when, in the words of the effective page."""
+    assert line.source_host is not None
+    text = _source(line.source_host, line.host)
+    if line.scheduled:
+        text += ", scheduled " + ("until changed" if line.until is None else f"until {schedules.when(line.until)}")
+    return text
+
+
 def _label(host: str) -> str:
     return host or str(host_label(host))
 
 
 def _hosts_with_rows() -> list[str]:
-    """The hosts that have rows of their own, sorted: patterns and the all-hosts rows are not hosts."""
-    hosts = get_override_model()._default_manager.exclude(host="").order_by().values_list("host", flat=True).distinct()
+    """The hosts that have rows of their own or scheduled values not over yet (in effect or to come), sorted:
+    patterns and the all-hosts rows are not hosts."""
+    rows = get_override_model()._default_manager.exclude(host="").order_by().values_list("host", flat=True)
+    windows = SettingSchedule.objects.exclude(host="").filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
+    hosts = {*rows.distinct(), *windows.order_by().values_list("host", flat=True).distinct()}
     return sorted(host for host in hosts if not host.startswith("*."))
 
 
