@@ -835,9 +835,16 @@ class SettingScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = SettingScheduleAdminForm
     list_display = ["key", "host_display", "value_display", "start", "end_display", "state", "created_by"]
     list_display_links = ["key"]
+    list_filter = [HostFilter]
     search_fields = ["key", "host"]
     date_hierarchy = "start"
     timeline_template = "admin/request_settings/timeline.html"
+    filterable_fields = frozenset({"key", "host", "start"})
+    """As the overrides' changelist: never ``value`` (a masked secret would leak letter by letter), nor a relation;
+    ``start`` for the date hierarchy."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        return lookup.split("__", 1)[0] in self.filterable_fields and super().lookup_allowed(lookup, value, request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -914,10 +921,25 @@ class SettingScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
-        timeline = path(
-            "timeline/", self.admin_site.admin_view(self.timeline_view), name="{}_{}_timeline".format(*info)
-        )
-        return [timeline, *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("timeline/", wrap(self.timeline_view), name="{}_{}_timeline".format(*info)),
+            path("hosts/", wrap(self.hosts_view), name="{}_{}_hosts".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def hosts_view(self, request: HttpRequest) -> JsonResponse:
+        """The host filter's autocomplete, as the overrides' one: hosts of the windows the user may see, and the
+        hosts they were granted."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        term = request.GET.get("term", "").strip().lower()
+        rows = self.get_queryset(request)
+        if term:
+            rows = rows.filter(host__contains=term)
+        found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
+        extra = sorted(host for host in _seen_hosts(request.user) or [] if term in host and host not in found)
+        return JsonResponse({"results": [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]})
 
     def timeline_view(self, request: HttpRequest) -> HttpResponse:
         """For one host: per key, what a request gets now and from where, and the windows that start or end next."""
