@@ -22,8 +22,13 @@ from rest_framework.test import APIClient
 
 from request_settings import policy
 from request_settings.models import SettingOverride, SettingOverrideChange
+from tests import views
+from tests.test_schedules import AGREEMENT_CASES, KEY, NOW
 
-urlpatterns = [path("api/settings/", include("request_settings.api.urls"))]
+urlpatterns = [
+    path("api/settings/", include("request_settings.api.urls")),
+    path("echo/", views.echo),  # what a request gets, to compare with effective/
+]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -612,3 +617,24 @@ def test_effective_says_when_a_value_is_scheduled(operator):
 
     assert (line["value"], line["source"], line["scheduled"]) == (600, "all_hosts", True)
     assert datetime.datetime.fromisoformat(line["scheduled_until"].replace("Z", "+00:00")) == end
+
+
+@pytest.mark.parametrize("case", AGREEMENT_CASES)
+@pytest.mark.django_db(transaction=True)  # committed, as the middleware's snapshot reads them
+def test_effective_agrees_with_the_request_path_with_scheduled_values(operator, case):
+    """The cases of test_schedules.py's agreement test, through ``effective/`` and a real request."""
+    import datetime
+
+    import time_machine
+    from django.test import Client
+
+    setup, host, (value, source, scheduled, until) = AGREEMENT_CASES[case]
+    with time_machine.travel(NOW, tick=False):
+        setup()
+        served = Client().get("/echo/", {"keys": KEY}, HTTP_HOST=host).json()["values"][KEY]
+        (line,) = [line for line in operator.get(reverse(EFFECTIVE), {"host": host}).json() if line["key"] == KEY]
+
+    assert served == value
+    assert (line["value"], line["source"], line["scheduled"]) == (value, source, scheduled)
+    shown_until = line["scheduled_until"]
+    assert (shown_until and datetime.datetime.fromisoformat(shown_until.replace("Z", "+00:00"))) == until

@@ -621,6 +621,66 @@ def test_a_grant_holder_schedules_on_their_hosts_only(clock, django_user_model, 
     assert SettingSchedule.objects.filter(host="a.example.com").exists()
 
 
+def test_the_schedule_changelist_filters_by_host_and_searches_on_key(clock, editor):
+    from django.urls import reverse
+
+    SettingOverride.objects.schedule(KEY, 600, host="a.example.com", start=at(1))
+    SettingOverride.objects.schedule(KEY, 900, start=at(1))
+    SettingOverride.objects.schedule("TENANT_BANNER", "hi", host="a.example.com", start=at(1))
+
+    def listed(**params):
+        response = editor.get(reverse(SCHEDULE_LIST), params)
+        assert response.status_code == 200, params
+        return sorted((row.key, row.host) for row in response.context["cl"].result_list)
+
+    page = editor.get(reverse(SCHEDULE_LIST))
+    (host_filter,) = [spec for spec in page.context["cl"].filter_specs if spec.parameter_name == "host"]
+    assert [label for _host, label in host_filter.lookup_choices] == ["(all hosts)", "a.example.com"]
+    assert 'data-host-autocomplete="' + reverse("admin:request_settings_settingschedule_hosts") in page.content.decode()
+    assert listed(host="A.Example.com:8000") == [(KEY, "a.example.com"), ("TENANT_BANNER", "a.example.com")]
+    assert listed(host="") == [(KEY, "")]  # "" is the all-hosts rows, not "no filter"
+    assert listed(q="banner") == [("TENANT_BANNER", "a.example.com")]
+    assert len(listed(start__year="2026", start__month="12")) == 3  # the date hierarchy still filters
+    suggestions = editor.get(reverse("admin:request_settings_settingschedule_hosts"), {"term": "a.ex"}).json()
+    assert suggestions == {"results": ["a.example.com"]}
+
+
+def test_the_schedule_host_filter_offers_only_the_hosts_a_grant_holder_may_see(clock, django_user_model, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    from request_settings.models import SettingGrant
+
+    settings.AUTHENTICATION_BACKENDS = GRANT_BACKENDS
+    user = django_user_model.objects.create_user("tenant", is_staff=True)
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="*", can_edit=False)
+    SettingOverride.objects.schedule(KEY, 600, host="a.example.com", start=at(1))
+    SettingOverride.objects.schedule(KEY, 900, host="b.example.com", start=at(1))
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(reverse(SCHEDULE_LIST))
+    (host_filter,) = [spec for spec in page.context["cl"].filter_specs if spec.parameter_name == "host"]
+    assert [host for host, _label in host_filter.lookup_choices] == ["a.example.com"]
+    assert list(client.get(reverse(SCHEDULE_LIST), {"host": "b.example.com"}).context["cl"].result_list) == []
+    hosts = client.get(reverse("admin:request_settings_settingschedule_hosts"), {"term": "example"}).json()
+    assert hosts == {"results": ["a.example.com"]}
+    nobody = staff(django_user_model, name="nobody")
+    assert nobody.get(reverse("admin:request_settings_settingschedule_hosts")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "params", [{"value__icontains": "s"}, {"value": '"maps-secret"'}, {"created_by__username": "x"}]
+)
+def test_the_schedule_changelist_cannot_filter_on_values_or_relations(clock, django_user_model, params):
+    from django.urls import reverse
+
+    SettingOverride.objects.schedule("MAPS_API_KEY", "maps-secret", start=at(1))
+    viewer = staff(django_user_model, "view", name="viewer")
+
+    assert viewer.get(reverse(SCHEDULE_LIST), params).status_code == 400  # a masked value never leaks by URL
+
+
 def test_the_timeline_shows_what_is_in_effect_and_what_comes_next(clock, editor):
     from django.urls import reverse
 
@@ -870,3 +930,172 @@ def test_a_file_written_before_schedules_still_imports(tmp_path):
 
     assert out.endswith("1 created, 0 updated, 0 deleted, 0 unchanged.\n")
     assert SettingOverride.objects.get().value == 600
+
+
+def test_get_reports_the_scheduled_value_in_effect_as_the_effective_page_does(clock, editor):
+    from django.urls import reverse
+
+    SettingOverride.objects.set(KEY, 300, host="a.example.com")
+    SettingOverride.objects.schedule(KEY, 600, host="a.example.com", start=at(-1), end=at(1))
+    SettingOverride.objects.schedule(KEY, 900, host="*.example.com", start=at(-1))
+
+    page = editor.get(reverse("admin:request_settings_settingoverride_effective"), {"host": "a.example.com"})
+    (line,) = [line for line in page.context["lines"] if line["key"] == KEY]
+    assert (line["effective"], line["source"]) == ("600", "this host, scheduled until 2026-12-01 07:00:00-06:00")
+
+    out, _err = command("get", KEY, "--host", "a.example.com")
+    assert out == f"{KEY} = 600 (host override for a.example.com, scheduled until 2026-12-01 07:00:00-06:00)\n"
+    # A host without rows of its own gets the pattern's scheduled value, as a request does.
+    out, _err = command("get", KEY, "--host", "b.example.com")
+    assert out == f"{KEY} = 900 (pattern override for *.example.com, scheduled until changed)\n"
+    clock.move_to(at(1))  # the window is over: the plain row again
+    assert command("get", KEY, "--host", "a.example.com")[0] == f"{KEY} = 300 (host override for a.example.com)\n"
+
+
+def test_get_says_why_a_scheduled_value_does_not_apply(clock):
+    SettingOverride.objects.set(KEY, 300)
+    SettingSchedule.objects.create(key=KEY, host="", value="soon", start=at(-1))  # behind the write API's back
+
+    out, err = command("get", KEY)
+
+    assert out == f"{KEY} = 300 (all-hosts override)\n"
+    assert f'The all-hosts override is ignored: scheduled value: "soon" is not valid for {KEY}' in err
+
+
+def test_get_with_the_kill_switch_off_reports_settings_py_as_requests_get_it(clock, settings):
+    SettingOverride.objects.schedule(KEY, 600, start=at(-1))
+    settings.REQUEST_SETTINGS_ENABLED = False
+
+    out, err = command("get", KEY)
+
+    assert out == f"{KEY} = 3600 (settings.py)\n"
+    assert "REQUEST_SETTINGS_ENABLED is False" in err
+
+
+PRINT_HOST_AND_VALUE = (
+    "import request_settings; from django.conf import settings; "
+    "print(request_settings.current_host(), settings.SESSION_EXPIRE_SECONDS)"
+)
+
+
+def test_run_all_hosts_includes_hosts_whose_schedules_are_not_over(clock, capsys):
+    SettingOverride.objects.set(KEY, 300, host="a.example.com")
+    SettingOverride.objects.schedule(KEY, 600, host="b.example.com", start=at(-1), end=at(1))  # in effect
+    SettingOverride.objects.schedule(KEY, 900, host="c.example.com", start=at(2))  # upcoming
+    SettingOverride.objects.schedule(KEY, 1200, host="d.example.com", start=at(-1), end=at(0.5))
+    SettingOverride.objects.schedule(KEY, 60, host="*.example.org", start=at(-1))  # a pattern: not a host
+    SettingOverride.objects.schedule(KEY, 120, start=at(-1))  # all hosts: not a host of its own
+    clock.move_to(at(0.75))  # d.example.com's window is over
+
+    command("run", "--all-hosts", "--", "shell", "-v", "0", "-c", PRINT_HOST_AND_VALUE)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "a.example.com 300",
+        "b.example.com 600",
+        "c.example.com 120",
+    ]
+
+
+# -- every reader agrees with the request path -----------------------------------------------------------------------
+
+SHOP = "shop.example.com"
+BLOG = "blog.example.com"
+"""Hosts with no row of their own: BLOG matches the pattern ``*.example.com``, ``localhost`` only the all-hosts rows."""
+
+
+def with_host_row(*windows):
+    """``SHOP``'s plain row (600), the all-hosts row (900), then the scheduled values ``(value, host, end)``."""
+
+    def setup():
+        SettingOverride.objects.set(KEY, 600, host=SHOP)
+        SettingOverride.objects.set(KEY, 900)
+        for value, host, end in windows:
+            SettingOverride.objects.schedule(KEY, value, host=host, start=at(-1), end=end)
+
+    return setup
+
+
+AGREEMENT_CASES = {
+    # host row wins over an all-hosts scheduled value
+    "host-row-beats-all-hosts-window": (with_host_row((450, "", None)), SHOP, (600, "host", False, None)),
+    # ... and over a pattern's scheduled value
+    "host-row-beats-pattern-window": (with_host_row((60, "*.example.com", None)), SHOP, (600, "host", False, None)),
+    # a scheduled value for the same (key, host) wins over that host's plain row
+    "host-window-beats-host-row": (
+        with_host_row((120, SHOP, at(1)), (60, "*.example.com", None), (450, "", None)),
+        SHOP,
+        (120, "host", True, at(1)),
+    ),
+    # a host without a row of its own: the pattern's scheduled value beats the all-hosts row and window
+    "pattern-window-beats-all-hosts": (
+        with_host_row((60, "*.example.com", None), (450, "", at(2))),
+        BLOG,
+        (60, "pattern", True, None),
+    ),
+    # a host no pattern matches: the all-hosts scheduled value beats the all-hosts row
+    "all-hosts-window-beats-all-hosts-row": (
+        with_host_row((60, "*.example.com", None), (450, "", at(2))),
+        "localhost",
+        (450, "all_hosts", True, at(2)),
+    ),
+}
+
+
+@pytest.mark.django_db(transaction=True)  # committed, as the middleware's snapshot reads them
+@pytest.mark.parametrize("case", AGREEMENT_CASES)
+def test_resolve_and_get_agree_with_the_request_path(clock, case):
+    """(The API's ``effective/`` is checked on the same cases in test_api.py, which the ``api`` env runs.)"""
+    from django.test import Client
+
+    setup, host, (value, source, scheduled, until) = AGREEMENT_CASES[case]
+    setup()
+
+    served = Client().get("/echo/", {"keys": KEY}, HTTP_HOST=host).json()["values"][KEY]
+    line = effective_value(host)
+    got, _err = command("get", KEY, "--host", host)
+
+    assert served == value
+    assert (line.value, line.source.value, line.scheduled, line.until) == (value, source, scheduled, until)
+    assert got.startswith(f"{KEY} = {value} (")
+    assert (", scheduled until" in got) is scheduled
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list_and_export_show_what_the_request_path_depends_on(clock, tmp_path):
+    from django.test import Client
+
+    with_host_row((120, SHOP, at(1)), (60, "*.example.com", None), (450, "", at(2)))()
+    hosts = [SHOP, BLOG, "localhost"]
+
+    def served():
+        return [Client().get("/echo/", {"keys": KEY}, HTTP_HOST=host).json()["values"][KEY] for host in hosts]
+
+    before = served()
+    listed, _err = command("list")
+    exported, _err = command("export")
+    path = tmp_path / "export.json"
+    path.write_text(exported)
+    SettingSchedule.objects.all().delete()
+    SettingOverride.objects.all().delete()
+    command("import", str(path))
+
+    assert before == [120, 60, 450]
+    assert [line.split()[:4] for line in listed.splitlines()] == [
+        ["(all", "hosts)", KEY, "="],
+        ["shop.example.com", KEY, "=", "600"],
+        ["Scheduled:"],
+        ["(all", "hosts)", KEY, "="],
+        ["*.example.com", KEY, "=", "60"],
+        ["shop.example.com", KEY, "=", "120"],
+    ]
+    assert all(line.endswith("(in effect)") for line in listed.splitlines()[3:])
+    assert sorted(
+        (entry["host"], entry["value"], entry.get("start") is not None) for entry in json.loads(exported)
+    ) == [
+        ("", 450, True),
+        ("", 900, False),
+        ("*.example.com", 60, True),
+        (SHOP, 120, True),
+        (SHOP, 600, False),
+    ]
+    assert served() == before  # the file holds all of it: imported into an empty table, every host gets the same
