@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
@@ -50,6 +50,9 @@ WAIT = 2.0
 
 SWITCH_RETRY = 1.0
 """Seconds before a failed read at a scheduled switch is tried again (not on every request)."""
+
+_CHUNK = 2000
+"""Rows fetched at a time by a full read (PostgreSQL: through a server-side cursor)."""
 
 _MAX_CHANGES = 500
 """Changed (key, host) pairs above which a refresh reads the whole table instead."""
@@ -230,24 +233,29 @@ class SnapshotStore:
 
     def _read_table(self, model: type[AbstractSettingOverride], using: str) -> Snapshot:
         """Every row, the schedules not over and the change version, in one query: one statement sees one state."""
-        version = 0  # the row is missing only after a test's flush: the next write recreates it
+        version = [0]  # the row is missing only after a test's flush: the next write recreates it
         wall = time.time()
-        rows: list[tuple[str, str, Any]] = []
         windows: list[timetable.Window] = []
         query = changes.with_version(model._default_manager.using(using), using, timetable.not_over(using, wall))
-        for key, host, value, change_version, start, end in query:
-            if key is None:
-                version = change_version
-            elif start is not None:
-                windows.append(timetable.window(key, host, value, start, end))
-            else:
-                rows.append((key, host, value))
-        plain = build(rows, version, now=self.timer())
-        del rows
+
+        def rows() -> Iterator[tuple[str, str, Any]]:
+            # Streamed in chunks, never a list of every row: millions of short-lived tuples alive at once would make
+            # each full collection of the garbage collector walk them all, pausing every thread (1.6 s at 1M hosts).
+            for key, host, value, change_version, start, end in query.iterator(chunk_size=_CHUNK):
+                if key is None:
+                    version[0] = change_version
+                elif start is not None:
+                    windows.append(timetable.window(key, host, value, start, end))
+                else:
+                    yield key, host, value
+
+        with _for_server_side_cursor(using):
+            plain = build(rows(), 0, now=self.timer())
+        plain.version = version[0]
         updates, scheduled = _scheduled_values(timetable.in_effect(windows, wall), {})
         return plain.changed(
             updates,
-            version,
+            plain.version,
             loaded_at=plain.loaded_at,
             read_wall=wall,
             next_switch=timetable.next_switch(windows, wall),
@@ -391,6 +399,15 @@ def _get_in_thread(store: SnapshotStore) -> Snapshot:
         return store.get()
     finally:
         connections.close_all()
+
+
+def _for_server_side_cursor(using: str) -> Any:
+    """PostgreSQL streams ``iterator()`` through a server-side cursor: keep it inside a transaction, as Django asks
+    for a pooler in transaction mode (PgBouncer), where a cursor outside one may be fetched on another connection."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return nullcontext()
+    return transaction.atomic(using=using)
 
 
 def _savepoint_if_in_transaction(using: str) -> Any:

@@ -13,6 +13,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from request_settings import changes
 from request_settings.models import SettingOverride
@@ -119,3 +120,27 @@ def test_two_writers_recreating_a_lost_version_row_both_get_a_version():
     second.join(10)
     assert len(versions) == 2 and versions[1] == versions[0] + 1
     assert changes.current("default") == versions[1]
+
+
+def test_a_full_read_streams_through_a_server_side_cursor_inside_a_transaction():
+    """Rows in chunks, so millions of them are never alive at once; the cursor inside a transaction of its own, as
+    Django asks when a pooler in transaction mode (PgBouncer) may send a later FETCH to another server connection."""
+    SettingOverride.objects.set("TENANT_BANNER", "x", host="a.example.com")
+    store.reset()
+    with CaptureQueriesContext(connection) as queries:
+        store.refresh(full=True)
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["BEGIN", "DECLARE", "COMMIT"]
+    assert store.cached().layer("a.example.com")[0] == {"TENANT_BANNER": "x"}
+
+
+def test_with_server_side_cursors_disabled_a_full_read_is_one_plain_select():
+    SettingOverride.objects.set("TENANT_BANNER", "x", host="a.example.com")
+    store.reset()
+    with (
+        mock.patch.dict(connection.settings_dict, {"DISABLE_SERVER_SIDE_CURSORS": True}),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        store.refresh(full=True)
+    statements = [query["sql"].split()[0].lstrip("(") for query in queries.captured_queries]
+    assert "DECLARE" not in statements and statements.count("SELECT") == 1, statements
+    assert store.cached().layer("a.example.com")[0] == {"TENANT_BANNER": "x"}

@@ -26,3 +26,10 @@ def logged_in_client(user_model, codenames, *, name: str, is_staff: bool = False
     client.force_login(user)
     client.user = user
     return client
+
+
+def reads(queries) -> list[str]:
+    """The SQL of captured queries, transaction control left out (PostgreSQL's full read runs in a transaction of
+    its own, for its server-side cursor)."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return [query["sql"] for query in queries.captured_queries if not query["sql"].startswith(control)]
