@@ -192,3 +192,9 @@ def test_windows_in_pure_python():
     assert timetable.switched(windows, start - 1, start) == {("K", "")}
     assert timetable.switched(windows, start, end) == {("K", ""), ("K", "a.test")}
     assert timetable.switched(windows, end, end + 10) == set()
+
+
+def test_the_schedules_are_read_on_the_database_the_rows_are_read_on():
+    """The store passes the alias of the rows it reads (a write transaction's own database, not the router's read
+    replica): the schedules must come from there too."""
+    assert timetable.not_over("elsewhere", 0.0).db == "elsewhere"

@@ -59,3 +59,13 @@ def test_a_write_after_restoring_a_dump_in_the_same_transaction_continues_above_
         SettingOverride.objects.set(KEY, 60, host=HOST)
         assert changes.current("default") == ahead + 1
     assert list(ChangedRow.objects.order_by("version").values_list("version", flat=True)) == [ahead, ahead + 1]
+
+
+def test_a_write_transaction_reads_its_own_schedules_on_the_primary():
+    with transaction.atomic():
+        SettingOverride.objects.set(KEY, 600, host=HOST)
+        SettingOverride.objects.schedule(KEY, 60, host=HOST)  # from now: in effect for this transaction's reads
+        assert store.get().rows_of(HOST) == {KEY: 60}
+        assert store.get().scheduled == frozenset({(KEY, HOST)})
+        transaction.set_rollback(True)
+    assert store.get().rows_of(HOST) is None

@@ -175,3 +175,28 @@ def test_a_transaction_that_wrote_reads_its_own_rows_in_a_savepoint_on_the_route
         assert statements(queries.routed) == ["SAVEPOINT", "SELECT", "RELEASE"]
         assert not queries.default.captured_queries
         transaction.set_rollback(True, using="overrides")
+
+
+def test_a_schedule_is_read_and_switched_on_the_routed_database():
+    import datetime
+
+    import time_machine
+
+    from request_settings.timetable import moment
+
+    start = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start - datetime.timedelta(hours=1), tick=False) as clock:
+        SettingOverride.objects.set(KEY, 600, host=HOST)
+        with Queries() as queries:
+            SettingOverride.objects.schedule(KEY, 60, host=HOST, start=start, end=start + datetime.timedelta(hours=1))
+        assert not queries.default.captured_queries
+        assert value_for(HOST) == 600
+        clock.move_to(start)
+        with Queries() as queries:
+            assert store.get().rows_of(HOST) == {KEY: 60}  # the switch, read where the schedules are
+        assert queries.routed.captured_queries and not queries.default.captured_queries
+        store.reset()
+        with Queries() as queries:
+            assert store.get().rows_of(HOST) == {KEY: 60}  # and a first load, in one statement there
+        assert statements(queries.routed) == ["SELECT"] and not queries.default.captured_queries
+        assert moment(start.timestamp()) == start
