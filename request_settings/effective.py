@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from request_settings import policy
 from django.db.models import Q
 from django.utils import timezone
 
+from request_settings import policy
 from request_settings.conf.settings import settings as conf
 from request_settings.hosts import matching_patterns
 from request_settings.jsonfield import json_text
