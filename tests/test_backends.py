@@ -127,6 +127,13 @@ def test_module_permission_opens_the_app_only(tenant, django_user_model):
     assert not django_user_model.objects.create_user("nobody").has_module_perms("request_settings")
 
 
+def test_a_view_only_grant_opens_the_module_too(django_user_model):
+    """A grant without can_edit still shows the app in the admin's index: its holder may look at their rows."""
+    user = django_user_model.objects.create_user("viewer", is_staff=True)
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="*", can_edit=False)
+    assert fresh(user).has_module_perms("request_settings")
+
+
 def test_all_permissions_on_an_object(tenant, django_user_model):
     backend = GrantBackend()
     everything = {PERM.format(action) for action in ("view", "add", "change", "delete")}
@@ -167,3 +174,42 @@ def test_the_policy_is_asked_once_per_stored_key_not_once_per_row(tenant, monkey
     assert sorted(asked) == ["SECRET_KEY", "SITE_TITLE"]
     assert sorted(backends._stored_keys()) == ["SECRET_KEY", "SITE_TITLE"]
     assert not SettingOverride.objects.filter(scope).exists()  # none on a.example.com
+
+
+def test_the_hosts_offered_are_those_of_the_grants_that_give_the_right(django_user_model):
+    user = django_user_model.objects.create_user("two")
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="*", can_edit=False)
+    SettingGrant.objects.create(user=user, hosts="b.example.com", keys="SITE_*", can_edit=True)
+    backend, user = GrantBackend(), fresh(user)
+    assert backend.override_hosts(user, PERM.format("view")) == ["a.example.com", "b.example.com"]
+    assert backend.override_hosts(user, PERM.format("change")) == ["b.example.com"]  # a view-only grant: not here
+    assert backend.override_hosts(user, "auth.change_user") == []
+
+
+def test_a_grant_of_no_key_opens_no_screen(django_user_model):
+    from request_settings import rights
+
+    user = django_user_model.objects.create_user("nothing", is_staff=True)
+    SettingGrant.objects.create(user=user, hosts="a.example.com", keys="", can_edit=True)
+    user = fresh(user)
+    assert GrantBackend().override_scope(user, PERM.format("change")) is None
+    assert not rights.allowed_anywhere(user, "view")
+    assert not rights.allowed_anywhere(user, "add")
+
+
+class UserObject:
+    """A user object of a custom model may lack ``is_active`` or ``is_anonymous``: without them it gets nothing."""
+
+    pk = 1
+
+    def __init__(self, **flags):
+        self.__dict__.update(flags)
+
+
+@pytest.mark.parametrize("flags", [{"is_anonymous": False}, {"is_active": True}])
+def test_a_user_object_that_does_not_say_it_is_active_and_known_gets_no_grant(flags, django_assert_num_queries):
+    backend = GrantBackend()
+    with django_assert_num_queries(0):  # not even a look for grants
+        assert not backend.has_perm(UserObject(**flags), PERM.format("view"), row())
+        assert not backend.has_module_perms(UserObject(**flags), "request_settings")
+        assert backend.override_hosts(UserObject(**flags), PERM.format("view")) == []

@@ -157,6 +157,51 @@ def test_key_coverage(pattern, key, covered):
     assert SettingGrant(hosts="a.example.com", keys=pattern).covers(key, "a.example.com") is covered
 
 
+# -- the SQL scope, case by case: the rows a listing shows are the rows covers() grants ----------------------------
+
+SCOPE_ROW_HOSTS = [
+    "",
+    "example.com",
+    "a.example.com",
+    "a.b.example.com",
+    "aexample.com",
+    "example.com.evil.org",
+    ".example.com",  # written behind the admin's back: no host
+    "*.example.com",
+    "*.eu.example.com",
+    "*.com",
+    "b.example.org",
+]
+
+
+SUBDOMAINS = ["a.example.com", "a.b.example.com", "*.example.com", "*.eu.example.com"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("hosts", "keys", "expected_hosts", "expected_keys"),
+    [
+        ("*.example.com", "SITE_ID", SUBDOMAINS, ["SITE_ID"]),  # an exact key never acts as a prefix
+        ("*.example.org, *.example.com", "SITE_ID", [*SUBDOMAINS, "b.example.org"], ["SITE_ID"]),
+        ("(all hosts), *.example.com", "SITE_ID", ["", *SUBDOMAINS], ["SITE_ID"]),
+        ("a.example.com", "SITE_ID SITE_IDS", ["a.example.com"], ["SITE_ID", "SITE_IDS"]),
+        ("b.example.org", "SITE_*", ["b.example.org"], ["SITE_ID", "SITE_IDS"]),
+        ("b.example.org", "*", ["b.example.org"], ["SITE_ID", "SITE_IDS"]),
+        ("b.example.org", "", [], []),
+    ],
+)
+def test_sql_scope_lists_the_rows_the_grant_covers(hosts, keys, expected_hosts, expected_keys):
+    keys_stored = ("SITE_ID", "SITE_IDS")
+    SettingOverride.objects.bulk_create(
+        SettingOverride(key=key, host=host, value=1) for host in SCOPE_ROW_HOSTS for key in keys_stored
+    )
+    grant = SettingGrant(hosts=hosts, keys=keys)
+    scope = _grant_scope(grant)
+    in_sql = set() if scope is None else set(SettingOverride.objects.filter(scope).values_list("key", "host"))
+    assert in_sql == {(key, host) for host in expected_hosts for key in expected_keys}
+    assert in_sql == {(key, host) for host in SCOPE_ROW_HOSTS for key in keys_stored if grant.covers(key, host)}
+
+
 # -- hypothesis: the SQL scope and the per-row answer agree, and both follow the rule in labels --------------------
 
 labels = st.sampled_from(["a", "b", "eu", "example", "com", "xample"])

@@ -87,8 +87,14 @@ MODULES: dict[str, tuple[Run, ...]] = {
     "broadcast": ((("tests/test_broadcast.py",), SQLITE),),
     "policy": ((("tests/test_honored.py", "tests/test_refusals.py", "tests/test_values.py"), SQLITE),),
     "validators": ((("tests/test_validators.py", "tests/test_values.py", "tests/test_honored.py"), SQLITE),),
-    "rights": ((("tests/test_rights.py",), SQLITE),),
-    "backends": ((("tests/test_backends.py", "tests/test_grants.py"), SQLITE),),
+    # test_rights_paths: every path (admin, site form, effective page) asks rights, with GrantBackend installed
+    "rights": ((("tests/test_rights.py", "tests/test_rights_paths.py"), SQLITE),),
+    "backends": (
+        (
+            ("tests/test_backends.py", "tests/test_grants.py", "tests/test_rights.py", "tests/test_rights_paths.py"),
+            SQLITE,
+        ),
+    ),
 }
 """Each mutated module (request_settings/<name>.py) and the pytest processes of its own tests, fast and
 module-scoped, run in this order: a mutant is killed as soon as one of them fails."""
