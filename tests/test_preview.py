@@ -313,7 +313,7 @@ def test_a_stale_cookie_is_ignored(author, django_user_model):
 @override_settings(SESSION_COOKIE_AGE=3600)
 def test_an_expired_cookie_is_ignored(author):
     preview.save_draft(author, KEY, 120)
-    with time_machine.travel(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)):
+    with time_machine.travel(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)):
         old = preview.cookie_value(author)
     client = signed_in(author)
     client.cookies[preview.COOKIE] = old
