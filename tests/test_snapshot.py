@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import time
 import tracemalloc
 
@@ -314,7 +315,7 @@ def test_the_memo_of_hosts_in_use_is_bounded(monkeypatch):
     snapshot = build([("SITE_PLAN", f"t{n}.example.com", n) for n in range(100)], 1)
     for n in range(100):
         assert snapshot.layer(f"t{n}.example.com")[0] == {"SITE_PLAN": n}
-    assert len(snapshot._in_use) <= 10
+        assert len(snapshot._in_use) <= 10
 
 
 def test_a_value_marshal_refuses_is_kept_as_it_is(monkeypatch):
@@ -324,3 +325,18 @@ def test_a_value_marshal_refuses_is_kept_as_it_is(monkeypatch):
     monkeypatch.setattr("request_settings.snapshot.marshal.dumps", refuse)
     snapshot = build([("SITE_PLAN", "a.example.com", [[["deep"]]])], 1)
     assert snapshot.layer("a.example.com")[0] == {"SITE_PLAN": [[["deep"]]]}
+
+
+def test_a_snapshot_knows_its_read_and_next_switch_and_changes_keep_them_unless_told():
+    snapshot = build([("SITE_PLAN", "a.example.com", "gold")], 1)
+    assert (snapshot.read_wall, snapshot.next_switch, snapshot.scheduled) == (0.0, math.inf, frozenset())
+    pair = ("SITE_PLAN", "a.example.com")
+    told = snapshot.changed({}, 2, loaded_at=0.0, read_wall=5.0, next_switch=9.0, scheduled=frozenset({pair}))
+    assert (told.read_wall, told.next_switch, told.scheduled) == (5.0, 9.0, frozenset({pair}))
+    kept = told.changed({("SITE_PLAN", "b.example.com"): "silver"}, 3, loaded_at=0.0)
+    assert (kept.read_wall, kept.next_switch, kept.scheduled) == (5.0, 9.0, frozenset({pair}))
+
+
+def test_a_host_in_use_is_unpacked_once_per_snapshot():
+    snapshot = build([("SITE_PLAN", "a.example.com", ["gold"])], 1)
+    assert snapshot.layer("a.example.com")[0] is snapshot.layer("a.example.com")[0]

@@ -198,3 +198,14 @@ def test_the_schedules_are_read_on_the_database_the_rows_are_read_on():
     """The store passes the alias of the rows it reads (a write transaction's own database, not the router's read
     replica): the schedules must come from there too."""
     assert timetable.not_over("elsewhere", 0.0).db == "elsewhere"
+
+
+def test_after_the_last_window_ends_requests_read_nothing_more(clock):
+    schedule(60, NOON, NOON + ONE)
+    assert served() == BASE
+    clock.move_to(NOON + ONE)
+    assert served() == BASE
+    assert store.switch_at == math.inf  # no switch ahead: not stale again until something changes
+    with CaptureQueriesContext(connection) as queries:
+        assert served() == BASE
+    assert queries.captured_queries == []
