@@ -73,6 +73,7 @@ MODULES: dict[str, tuple[Run, ...]] = {
         (("tests/test_store_postgres.py", SAVEPOINT), POSTGRES),
     ),
     "snapshot": ((("tests/test_snapshot.py", "tests/test_hosts.py"), SQLITE),),  # hosts: the Host-header memory
+    "timetable": ((("tests/test_timetable.py", "tests/test_store.py"), SQLITE),),
     "changes": (
         (("tests/test_store.py", "tests/test_broadcast.py"), SQLITE),
         MULTIDB,
