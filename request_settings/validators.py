@@ -166,8 +166,11 @@ def cookie_domain(*, referer_check: bool = False) -> HostRule:
         if not host:
             return "null for all hosts (a cookie domain locks out every host outside it): set it per host"
         base = _host_base(host)
-        if referer_check and not (value.startswith(".") or (value.lower() == base and not host.startswith("*."))):
-            return f"null, {base!r} or a domain with a leading dot that {host} lies in, such as {'.' + base!r}"
+        pattern = host.startswith("*.")
+        if referer_check and not (value.startswith(".") or (value.lower() == base and not pattern)):
+            # A name without a dot matches that one host; a pattern row's hosts are its subdomains, never the base.
+            exact = "" if pattern else f", {base!r}"
+            return f"null{exact} or a domain with a leading dot that {host} lies in, such as {'.' + base!r}"
         if not _domain_covers(value, host):
             return f"null or a domain that {host} lies in, such as {base!r} (browsers drop the others)"
         return None
