@@ -352,10 +352,11 @@ def _type_checker(key: str) -> validators.Rule | None:
     base = base_value(key, _MISSING)
     if isinstance(base, Promise):
         base = str(base)
-    base_type = type(base)
-    words = TYPE_NAMES.get(base_type)
-    if base is _MISSING or base is None or words is None:
+    # The JSON type the value is: an IntEnum member is an int, a SafeString a str (bool comes before int).
+    base_type = next((json_type for json_type in TYPE_NAMES if isinstance(base, json_type)), None)
+    if base_type is None:
         return None
+    words = TYPE_NAMES[base_type]
 
     def test(value: Any) -> bool:
         if base_type is bool or isinstance(value, bool):

@@ -86,7 +86,18 @@ MODULES: dict[str, tuple[Run, ...]] = {
         MULTIDB,
     ),
     "broadcast": ((("tests/test_broadcast.py",), SQLITE),),
-    "policy": ((("tests/test_honored.py", "tests/test_refusals.py", "tests/test_values.py"), SQLITE),),
+    "policy": (
+        (
+            (
+                "tests/test_policy.py",
+                "tests/test_validators.py",
+                "tests/test_honored.py",
+                "tests/test_refusals.py",
+                "tests/test_values.py",
+            ),
+            SQLITE,
+        ),
+    ),
     "validators": ((("tests/test_validators.py", "tests/test_values.py", "tests/test_honored.py"), SQLITE),),
     # test_rights_paths: every path (admin, site form, effective page) asks rights, with GrantBackend installed
     "rights": ((("tests/test_rights.py", "tests/test_rights_paths.py"), SQLITE),),
