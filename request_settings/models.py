@@ -145,13 +145,19 @@ class SettingOverrideManager(models.Manager[_Override]):
         """Put ``value`` in effect for ``key`` and ``host`` from ``start`` (None: now) until ``end`` (None: until
         changed), in place of the plain row of the same (key, host); the new ``SettingSchedule``.
 
-        Validated like ``set``. Refused (ValidationError, nothing written): naive datetimes, ``end`` not after
-        ``start``, a window that has already ended, and a window overlapping another of the same (key, host), named
-        in the message. Audited in the same transaction: "scheduled" now, "took effect" at ``start`` (now, if it
-        has passed) and "lost effect" at ``end``.
+        Validated like ``set``. Refused (ValidationError, nothing written): ``USE_TZ = False``, naive datetimes,
+        ``end`` not after ``start``, a window that has already ended, and a window overlapping another of the same
+        (key, host), named in the message. Audited in the same transaction: "scheduled" now, "took effect" at
+        ``start`` (now, if it has passed) and "lost effect" at ``end``.
         """
         from request_settings import audit, schedules
 
+        if not settings.USE_TZ:
+            raise ValidationError(
+                _("Scheduled changes need USE_TZ = True: without it a window's times have no time zone, and each DST "
+                  "change would make some of them ambiguous."),
+                code="use_tz",
+            )  # fmt: skip
         host = self._clean_host(host)
         validate_override(key, value, host)
         now = timezone.now()

@@ -16,7 +16,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import BigIntegerField, Q, QuerySet, Value
+from django.utils import timezone
 
 from request_settings.models import SettingSchedule
 
@@ -26,8 +28,13 @@ Window = tuple[str, str, Any, float, float]
 
 
 def moment(wall: float) -> datetime.datetime:
-    """An aware datetime (UTC) for ``time.time()`` seconds."""
-    return datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
+    """``time.time()`` seconds as the database's datetimes are: aware (UTC), or naive local time without USE_TZ.
+
+    Without USE_TZ, Django refuses aware datetimes in queries on SQLite and MySQL (and the store would fail every
+    read): Django's own test suite runs so.
+    """
+    aware = datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
+    return aware if settings.USE_TZ else timezone.make_naive(aware)
 
 
 def not_over(using: str, wall: float) -> QuerySet[Any]:
@@ -39,7 +46,12 @@ def not_over(using: str, wall: float) -> QuerySet[Any]:
 
 
 def window(key: str, host: str, value: Any, start: datetime.datetime, end: datetime.datetime | None) -> Window:
-    return key, host, value, start.timestamp(), math.inf if end is None else end.timestamp()
+    return key, host, value, _seconds(start), math.inf if end is None else _seconds(end)
+
+
+def _seconds(when: datetime.datetime) -> float:
+    """A stored time as ``time.time()`` seconds; a naive one (USE_TZ = False) is in the default time zone."""
+    return (timezone.make_aware(when) if timezone.is_naive(when) else when).timestamp()
 
 
 def in_effect(windows: Iterable[Window], wall: float) -> dict[Pair, Any]:

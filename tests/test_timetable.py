@@ -10,9 +10,11 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from request_settings import timetable
 from request_settings.models import SettingOverride, SettingSchedule
@@ -208,3 +210,26 @@ def test_after_the_last_window_ends_requests_read_nothing_more(clock):
     with CaptureQueriesContext(connection) as queries:
         assert served() == BASE
     assert queries.captured_queries == []
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_the_store_reads_with_or_without_use_tz(use_tz, clock, settings):
+    """Without USE_TZ (Django's own test suite runs so), SQLite refuses aware datetimes in a query: every read of
+    the store failed. Windows stored then are naive local times."""
+    settings.USE_TZ = use_tz
+    settings.TIME_ZONE = "Europe/Paris"
+    start = NOON if use_tz else timezone.make_naive(NOON)
+    SettingSchedule.objects.create(key="SESSION_EXPIRE_SECONDS", host=SHOP, value=60, start=start, end=None)
+    SettingOverride.objects.set("TENANT_BANNER", "x", host=SHOP)
+    store.reset()
+    assert served() == BASE and served(key="TENANT_BANNER") == "x"
+    assert store.switch_at == NOON.timestamp()  # the same moment, however it is stored
+    clock.move_to(NOON)
+    assert served() == 60
+
+
+def test_scheduling_without_use_tz_is_refused_with_a_clear_error(settings):
+    settings.USE_TZ = False
+    with pytest.raises(ValidationError, match="USE_TZ = True"):
+        SettingOverride.objects.schedule("SESSION_EXPIRE_SECONDS", 60, host=SHOP)
+    assert not SettingSchedule.objects.exists()
