@@ -64,7 +64,7 @@ REPLICA: Run = (("--ds=tests.multidb.replica_settings", "tests/multidb"), SQLITE
 
 MODULES: dict[str, tuple[Run, ...]] = {
     "overlay": ((("tests/test_overlay.py",), SQLITE),),
-    "middleware": ((("tests/test_middleware.py",), SQLITE),),
+    "middleware": ((("tests/test_middleware.py", "tests/test_preview.py"), SQLITE),),  # preview: the cookie's hooks
     "hosts": ((("tests/test_hosts.py",), SQLITE),),
     "store": (
         (("tests/test_store.py", "tests/test_invisible.py", "tests/test_broadcast.py"), SQLITE),
