@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from unittest import mock
@@ -325,3 +326,33 @@ def test_listen_is_sent_once_per_connection_and_again_after_a_reconnect(caplog):
     refresher.wait(1)
     assert refresher.notified  # heard on the new connection
     assert not caplog.records  # no outage was taken for one
+
+
+class IdleStore:
+    """A store whose snapshot is fresh: a round only polls and says how long to wait (its timer stands still)."""
+
+    full_seconds = 0.0
+
+    def __init__(self, switch_at):
+        self.switch_at = switch_at
+        self.refreshed = []
+
+    def timer(self):
+        return 100.0
+
+    def cached(self):
+        return mock.Mock(version=1, full_at=100.0)
+
+    def refresh(self, full=False):
+        self.refreshed.append(full)
+
+
+@override_settings(REQUEST_SETTINGS_POLL_INTERVAL=30)
+def test_a_round_waits_no_longer_than_until_the_next_scheduled_switch():
+    """A scheduled change takes effect when its window opens, not up to a poll interval later."""
+    assert Refresher(IdleStore(switch_at=math.inf)).round() == 30
+    soon = IdleStore(switch_at=time.time() + 5)
+    delay = Refresher(soon).round()
+    assert 4 < delay <= 5
+    assert soon.refreshed == [False]
+    assert Refresher(IdleStore(switch_at=time.time() - 1)).round() == 0  # overdue: at once
