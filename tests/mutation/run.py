@@ -384,7 +384,7 @@ class Session:
             module,
             len(mutants),
             sum(1 for status in statuses.values() if status in ("killed", "timeout")),
-            len(listed),
+            sum(1 for mutant_id in listed if statuses[mutant_id] == "survived"),  # a killed one counts as killed
             [m for m in mutants if statuses[m.id] == "survived" and m.id not in self.equivalent],
             [mutant_id for mutant_id in listed if statuses[mutant_id] != "survived"],
         )
