@@ -343,16 +343,7 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def hosts_view(self, request: HttpRequest) -> JsonResponse:
         """Autocomplete: up to HOST_SUGGESTIONS hosts the user may see that contain ``term``, labels as typed back."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        term = request.GET.get("term", "").strip().lower()
-        rows = self.get_queryset(request)
-        if term:
-            rows = rows.filter(host__contains=term)
-        found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
-        extra = sorted(host for host in _seen_hosts(request.user) or [] if term in host and host not in found)
-        results = [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]
-        return JsonResponse({"results": results})
+        return _host_suggestions(self, request)
 
     def effective_view(self, request: HttpRequest) -> HttpResponse:
         """For one host (or pattern): per key, what a request gets and which row it comes from; paginated."""
@@ -541,6 +532,19 @@ class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _history_url(self, obj: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_history", args=[quote(obj.pk)])
+
+
+def _host_suggestions(model_admin: admin.ModelAdmin[Any], request: HttpRequest) -> JsonResponse:
+    """Up to HOST_SUGGESTIONS hosts containing ``term``: of the rows the user may see, then of their grants."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    term = request.GET.get("term", "").strip().lower()
+    rows = model_admin.get_queryset(request)
+    if term:
+        rows = rows.filter(host__contains=term)
+    found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
+    extra = sorted(host for host in _seen_hosts(request.user) or [] if term in host and host not in found)
+    return JsonResponse({"results": [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]})
 
 
 def _sees(user: Any, obj: Any = None) -> bool:
@@ -931,15 +935,7 @@ class SettingScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def hosts_view(self, request: HttpRequest) -> JsonResponse:
         """The host filter's autocomplete, as the overrides' one: hosts of the windows the user may see, and the
         hosts they were granted."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        term = request.GET.get("term", "").strip().lower()
-        rows = self.get_queryset(request)
-        if term:
-            rows = rows.filter(host__contains=term)
-        found = list(rows.order_by("host").values_list("host", flat=True).distinct()[:HOST_SUGGESTIONS])
-        extra = sorted(host for host in _seen_hosts(request.user) or [] if term in host and host not in found)
-        return JsonResponse({"results": [host_label(host) for host in (found + extra)[:HOST_SUGGESTIONS]]})
+        return _host_suggestions(self, request)
 
     def timeline_view(self, request: HttpRequest) -> HttpResponse:
         """For one host: per key, what a request gets now and from where, and the windows that start or end next."""
