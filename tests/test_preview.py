@@ -25,7 +25,7 @@ from request_settings.models import SettingDraft, SettingOverride, SettingOverri
 from request_settings.signals import override_changed
 from request_settings.store import store
 from tests import urls as test_urls
-from tests.utils import logged_in_client
+from tests.utils import HostAsyncClient, logged_in_client
 
 try:
     import rest_framework  # noqa: F401
@@ -398,6 +398,22 @@ async def test_drafts_never_reach_other_users_requests_under_asgi(author, other)
     )
     assert len(results) == 48
     assert [r for r in results if r[1:] != (expected[r[0]], expected[r[0]])] == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_a_host_draft_previews_on_that_host_with_the_banner(author):
+    await asyncio.to_thread(preview.save_draft, author, KEY, 90, "shop.example.com")
+    client = HostAsyncClient()
+    await client.aforce_login(author)
+    client.cookies[preview.COOKIE] = await asyncio.to_thread(preview.cookie_value, author)
+
+    async def seen_async(host):
+        return (await client.get("/async-echo/", headers={"host": host})).json()["values"][KEY]
+
+    assert await seen_async("shop.example.com") == 90
+    assert await seen_async("other.example.com") == 3600
+    page = (await client.get(reverse("admin:index"), headers={"host": "shop.example.com"})).content.decode()
+    assert 'id="request-settings-preview"' in page and page.index("</aside>") < page.rindex("</body>")
 
 
 # -- the banner --------------------------------------------------------------------------------------------------------
