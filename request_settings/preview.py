@@ -123,10 +123,16 @@ def layer(request: HttpRequest, snapshot: Snapshot, host: str, layer: overlay.La
         overlay.pop(token)
     if author is None or str(author.pk) != author_pk or not (author.is_active and author.is_staff):
         return layer
+    from request_settings.forms import rights_error
+
     state = Preview(author)
     changes: dict[tuple[str, str], Any] = {}
     judge = Judge()
     for draft in drafts_of(author):
+        denied = rights_error(author, draft.key, draft.host, removing=draft.remove)  # as publish() would ask
+        if denied is not None:
+            state.skipped.append((draft, " ".join(denied.messages)))
+            continue
         if draft.remove:
             changes[draft.key, draft.host] = DELETED
             state.applied.append(draft)

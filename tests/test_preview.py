@@ -336,7 +336,9 @@ def test_requests_without_the_cookie_pay_nothing(author, django_assert_num_queri
         assert seen(client) == 600
     assert "django_session" in queries.captured_queries[0]["sql"]
     client.cookies[preview.COOKIE] = preview.cookie_value(author)
-    with django_assert_num_queries(4):  # the preview: the session, the user, the drafts; then the timeout's session
+    # The preview: the session, the user, the drafts, each draft's row (the author's rights on it); then the timeout's
+    # session.
+    with django_assert_num_queries(5):
         assert seen(client) == 120
 
 
@@ -398,6 +400,21 @@ async def test_drafts_never_reach_other_users_requests_under_asgi(author, other)
     )
     assert len(results) == 48
     assert [r for r in results if r[1:] != (expected[r[0]], expected[r[0]])] == []
+
+
+def test_preview_applies_only_the_drafts_the_author_may_still_write(django_user_model):
+    SettingOverride.objects.set("SITE_TITLE", "Old")
+    editor = django_user_model.objects.create_user("editor", password="pw", is_staff=True)
+    codenames = ["add_settingoverride", "change_settingoverride"]
+    editor.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    preview.save_draft(editor, KEY, 120)
+    preview.save_draft(editor, "SITE_TITLE", remove=True)  # saved, then the delete right is not theirs (any more)
+    client = signed_in(editor)
+    client.cookies[preview.COOKIE] = preview.cookie_value(editor)
+    values = client.get("/echo/", {"keys": f"{KEY},SITE_TITLE"}).json()["values"]
+    assert values == {KEY: 120, "SITE_TITLE": "Old"}
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Not applied:" in page and "You may not remove SITE_TITLE" in page
 
 
 @pytest.mark.django_db(transaction=True)
