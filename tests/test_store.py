@@ -517,6 +517,14 @@ async def test_a_warm_store_answers_async_and_in_event_loop_code_without_any_thr
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_an_async_request_after_a_commit_in_this_process_reads_it(clock):
+    await store.aget()
+    await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60)  # committed: on_commit has run
+    assert not store_module._pending
+    assert (await store.aget()).layer("")[-1] == {"SESSION_EXPIRE_SECONDS": 60}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_bug_is_not_hidden_as_a_database_outage(clock):
     with mock.patch.object(SnapshotStore, "_read_table", side_effect=KeyError("a bug")), pytest.raises(KeyError):
         store.get()

@@ -161,6 +161,13 @@ async def test_an_async_request_switches_too(clock):
     assert values == [BASE, 60]
 
 
+async def test_event_loop_code_switches_at_the_moment_too(clock):
+    await SettingSchedule.objects.acreate(key="SESSION_EXPIRE_SECONDS", host=SHOP, value=60, start=NOON)
+    assert store.get_outside_event_loop().layer(SHOP)[0] == {}
+    clock.move_to(NOON)  # exactly: the start is part of the window
+    assert store.get_outside_event_loop().layer(SHOP)[0] == {"SESSION_EXPIRE_SECONDS": 60}
+
+
 def test_threads_at_the_switch_all_get_the_new_value(clock):
     schedule(60, NOON)
     assert served() == BASE

@@ -67,7 +67,11 @@ MODULES: dict[str, tuple[Run, ...]] = {
     "middleware": ((("tests/test_middleware.py", "tests/test_preview.py"), SQLITE),),  # preview: the cookie's hooks
     "hosts": ((("tests/test_hosts.py",), SQLITE),),
     "store": (
-        (("tests/test_store.py", "tests/test_invisible.py", "tests/test_broadcast.py"), SQLITE),
+        # timetable: the store's switch at a schedule's start or end
+        (
+            ("tests/test_store.py", "tests/test_invisible.py", "tests/test_broadcast.py", "tests/test_timetable.py"),
+            SQLITE,
+        ),
         MULTIDB,
         REPLICA,
         (("tests/test_store_postgres.py", SAVEPOINT), POSTGRES),
