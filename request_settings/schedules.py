@@ -146,7 +146,9 @@ def overlapping(
 
 
 def overlap_error(key: str, host: str, other: SettingSchedule) -> ValidationError:
-    """The refusal naming the window in the way."""
+    """The refusal naming the window in the way (its value masked if the key looks secret, as everywhere it shows)."""
+    from request_settings.forms import display_value
+
     return ValidationError(
         "%(key)s %(host)s already has a scheduled value (%(value)s) %(window)s, which overlaps this window: "
         "choose a window that ends before it starts or starts after it ends, or cancel it first.",
@@ -154,7 +156,7 @@ def overlap_error(key: str, host: str, other: SettingSchedule) -> ValidationErro
         params={
             "key": key,
             "host": in_brackets(host),
-            "value": shown(other.value, 80),
+            "value": display_value(key, other.value, limit=80),
             "window": window_text(other.start, other.end),
         },
     )
