@@ -108,8 +108,8 @@ def window(
         raise ValidationError(errors, code="naive_time")
     # In UTC: Python compares two datetimes of one tzinfo by their wall clocks, fold ignored, so the 02:30 before
     # and the 02:30 after the clocks go back would compare equal.
-    start = now if start is None else start.astimezone(datetime.timezone.utc)
-    end = None if end is None else end.astimezone(datetime.timezone.utc)
+    start = now if start is None else _in_utc("start", start)
+    end = None if end is None else _in_utc("end", end)
     if end is not None and end <= start:
         raise ValidationError(
             {"end": f"The end {when(end)} should be after the start {when(start)}."}, code="empty_window"
@@ -119,6 +119,16 @@ def window(
             {"end": f"The window ends at {when(end)}, which has passed: it would never apply."}, code="past_window"
         )
     return start, end
+
+
+def _in_utc(name: str, moment: datetime.datetime) -> datetime.datetime:
+    try:
+        return moment.astimezone(datetime.timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is after the last datetime Python has in UTC
+        raise ValidationError(
+            {name: f"{name} {moment.isoformat()} is out of range: expected a time from year 1 to 9999 in UTC."},
+            code="out_of_range",
+        ) from None
 
 
 def overlapping(

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import include, path, reverse
 
-from request_settings.models import SettingOverride
+from request_settings.models import SettingOverride, SettingSchedule
 from tests.urls import urlpatterns as site_urlpatterns
 
 urlpatterns = [*site_urlpatterns, path("api/settings/", include("request_settings.api.urls"))]
@@ -54,6 +54,40 @@ def test_the_command_overlap_refusal_masks_a_secret_scheduled_value(clock):
         call_command("request_settings", "set", SECRET, "sk-other", "--from", at(2).isoformat())
 
     assert SECRET_VALUE not in str(refused.value)
+
+
+# -- extreme times are a refusal, not a crash -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime.datetime(9999, 12, 31, 23, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))), None),
+        (None, datetime.datetime(9999, 12, 31, 23, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))),
+        (datetime.datetime(1, 1, 1, 0, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=1))), at(1)),
+    ],
+)
+def test_a_time_out_of_range_in_utc_is_refused(clock, start, end):
+    with pytest.raises(ValidationError):
+        SettingOverride.objects.schedule("SESSION_EXPIRE_SECONDS", 600, start=start, end=end)
+    assert not SettingSchedule.objects.exists()
+
+
+def test_the_command_refuses_a_time_out_of_range_in_utc(clock):
+    with pytest.raises(CommandError):
+        call_command("request_settings", "set", "SESSION_EXPIRE_SECONDS", "600", "--until", "9999-12-31T23:00-05:00")
+    assert not SettingSchedule.objects.exists()
+
+
+def test_the_admin_refuses_a_time_out_of_range_in_utc_in_the_form(clock, admin_client):
+    data = {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": "600", "start_0": "2026-12-01", "start_1": "08:00:00"}
+    data.update({"end_0": "9999-12-31", "end_1": "23:00:00"})  # America/Chicago: after the last UTC datetime
+
+    response = admin_client.post(reverse("admin:request_settings_settingschedule_add"), data)
+
+    assert response.status_code == 200
+    assert "out of range" in " ".join(response.context["adminform"].form.errors["end"])
+    assert not SettingSchedule.objects.exists()
 
 
 # -- the JSON API ----------------------------------------------------------------------------------------------------
