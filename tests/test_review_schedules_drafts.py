@@ -119,3 +119,45 @@ def test_the_api_overlap_refusal_masks_a_secret_scheduled_value(clock, operator)
     assert response.status_code == 400
     assert "already has a scheduled value" in response.json()["non_field_errors"][0]
     assert SECRET_VALUE not in response.content.decode()
+
+
+# -- a secret's value never shows in the reason a row or window is ignored ------------------------------------------
+
+SECRET_FIELD = {SECRET: {"field": "django.forms.IntegerField"}}
+"""After the value was stored, the project declares the key an integer: the stored string no longer applies."""
+
+
+@pytest.fixture
+def ignored_secret_window(clock, settings):
+    SettingOverride.objects.schedule(SECRET, SECRET_VALUE, start=at(-1), end=at(3))
+    SettingOverride.objects.set(SECRET, SECRET_VALUE, host="shop.example.com")
+    settings.REQUEST_SETTINGS_FIELDS = SECRET_FIELD
+
+
+def test_the_api_never_shows_a_secret_in_why_a_window_is_ignored(ignored_secret_window, operator):
+    effective = operator.get(reverse("request_settings_api:effective"))
+    overrides = operator.get(reverse("request_settings_api:override-list"))
+
+    (line,) = [line for line in effective.json() if line["key"] == SECRET]
+    assert line["ignored"] and "scheduled value" in line["ignored"][0]["reason"]
+    (row,) = overrides.json()["results"]
+    assert row["problem"]
+    assert SECRET_VALUE not in effective.content.decode()
+    assert SECRET_VALUE not in overrides.content.decode()
+
+
+def test_the_command_never_shows_a_secret_in_why_a_row_or_window_is_ignored(ignored_secret_window, capsys):
+    call_command("request_settings", "list")
+    call_command("request_settings", "get", SECRET)
+
+    out, err = capsys.readouterr()
+    assert "ignored" in out + err
+    assert SECRET_VALUE not in out + err
+
+
+def test_the_log_never_shows_a_secret_of_a_skipped_window(ignored_secret_window, client, caplog):
+    with caplog.at_level("WARNING", logger="request_settings"):
+        client.get("/echo/")
+
+    assert f"Skipped the override of {SECRET}" in caplog.text
+    assert SECRET_VALUE not in caplog.text
