@@ -161,3 +161,16 @@ def test_the_log_never_shows_a_secret_of_a_skipped_window(ignored_secret_window,
 
     assert f"Skipped the override of {SECRET}" in caplog.text
     assert SECRET_VALUE not in caplog.text
+
+
+# -- the command: --draft is never silently dropped ----------------------------------------------------------------
+
+
+def test_unset_scheduled_with_draft_is_refused_and_cancels_nothing(clock, django_user_model):
+    django_user_model.objects.create_user("ops", is_staff=True)
+    SettingOverride.objects.schedule("SESSION_EXPIRE_SECONDS", 600, start=at(-1), end=at(3))
+
+    with pytest.raises(CommandError, match="--draft"):
+        call_command("request_settings", "unset", "SESSION_EXPIRE_SECONDS", "--scheduled", "--draft", "--user", "ops")
+
+    assert SettingSchedule.objects.count() == 1

@@ -332,6 +332,8 @@ class Command(BaseCommand):
         host: str = options["host"] or ""
         user = self._user(options["user"])
         if options["scheduled"]:
+            if options["draft"]:
+                raise CommandError("--draft cannot be combined with --scheduled: a draft does not cancel a schedule.")
             self._unschedule(key, host, user)
             return
         if options["draft"]:
