@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 import time_machine
@@ -174,3 +175,45 @@ def test_unset_scheduled_with_draft_is_refused_and_cancels_nothing(clock, django
         call_command("request_settings", "unset", "SESSION_EXPIRE_SECONDS", "--scheduled", "--draft", "--user", "ops")
 
     assert SettingSchedule.objects.count() == 1
+
+
+# -- import --dry-run tells what the import would do -----------------------------------------------------------------
+
+
+def test_a_dry_run_refuses_overlapping_windows_as_the_import_does(clock, tmp_path):
+    entries = [
+        {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": 600, "start": at(1).isoformat(), "end": None},
+        {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": 900, "start": at(2).isoformat(), "end": None},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(entries))
+
+    with pytest.raises(CommandError, match="already has a scheduled value"):
+        call_command("request_settings", "import", str(path))
+    with pytest.raises(CommandError, match="already has a scheduled value"):
+        call_command("request_settings", "import", "--dry-run", str(path))
+
+    assert not SettingSchedule.objects.exists()
+
+
+def test_a_dry_run_leaves_nothing_behind(clock, tmp_path, django_capture_on_commit_callbacks):
+    from request_settings.models import ChangeVersion, SettingOverrideChange
+
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600)
+    version = ChangeVersion.objects.values_list("version", flat=True).first()
+    entries = [
+        {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": 300},
+        {"key": "SESSION_EXPIRE_SECONDS", "host": "", "value": 900, "start": at(1).isoformat(), "end": None},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(entries))
+    changes = SettingOverrideChange.objects.count()
+
+    with django_capture_on_commit_callbacks() as announced:
+        call_command("request_settings", "import", "--dry-run", str(path))
+
+    assert announced == []  # no override_changed, no invalidation
+    assert SettingOverride.objects.get().value == 600
+    assert not SettingSchedule.objects.exists()
+    assert SettingOverrideChange.objects.count() == changes
+    assert ChangeVersion.objects.values_list("version", flat=True).first() == version

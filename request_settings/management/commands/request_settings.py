@@ -398,8 +398,9 @@ class Command(BaseCommand):
         wanted, windows = self._read_entries(path)
         model = get_override_model()
         using = router.db_for_write(model)
+        schedules_using = router.db_for_write(SettingSchedule)
         try:
-            with transaction.atomic(using=using):
+            with transaction.atomic(using=using), transaction.atomic(using=schedules_using):
                 rows = model._default_manager.using(using).values_list("key", "host", "value")
                 current = {(key, host): value for key, host, value in rows}
                 changes = _changes(current, wanted, replace=options["replace"])
@@ -407,21 +408,22 @@ class Command(BaseCommand):
                 # Windows replaced or dropped go first, so that the file's windows may take their time.
                 for row in cancelled:
                     self.stdout.write(_window_line("-", row.key, row.host, row.value, row.start, row.end))
-                    if not dry_run:
-                        model.objects.unschedule(row, user=user)
+                    model.objects.unschedule(row, user=user)
                 for sign, key, host, old, value in changes:
                     self.stdout.write(_change_line(sign, key, host, old, value))
-                    if dry_run:
-                        continue
                     if sign == "-":
                         model.objects.unset(key, host=host, user=user)
                     else:
                         model.objects.set(key, value, host=host, user=user)
                 for window in added:
                     self.stdout.write(_window_line("+", *window))
-                    if not dry_run:
-                        key, host, value, start, end = window
-                        model.objects.schedule(key, value, host=host, start=start, end=end, user=user)
+                    key, host, value, start, end = window
+                    model.objects.schedule(key, value, host=host, start=start, end=end, user=user)
+                if dry_run:
+                    # A dry run is the import rolled back: it meets every check the import does (an overlap between
+                    # windows is found only by scheduling them), and keeps nothing (records, versions, signals).
+                    transaction.set_rollback(True, using=using)
+                    transaction.set_rollback(True, using=schedules_using)
         except (ValidationError, DatabaseError) as error:
             detail = _messages(error) if isinstance(error, ValidationError) else str(error)
             raise CommandError(f"Import of {path} failed, nothing was written: {detail}") from error
