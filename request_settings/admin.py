@@ -44,6 +44,7 @@ from request_settings.forms import (
     host_label,
     is_secret,
     known_keys,
+    valid_kept,
     value_help,
     value_text,
 )
@@ -805,7 +806,7 @@ class SettingScheduleAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             return cleaned
         keep = self.instance.pk is not None and text == "" and is_secret(key) and key == self.instance.key
         try:
-            cleaned["value"] = self.instance.value if keep else clean_value(key, text, host)
+            cleaned["value"] = valid_kept(key, self.instance.value, host) if keep else clean_value(key, text, host)
         except ValidationError as error:
             self.add_error("value", error)
             return cleaned

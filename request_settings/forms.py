@@ -215,6 +215,19 @@ def clean_host(text: object) -> str:
         raise ValidationError(str(error), code="invalid_host") from None
 
 
+def valid_kept(key: str, value: Any, host: str) -> Any:
+    """A kept secret (an empty secret input), checked as the write API will check it: since it was stored, a declared
+    field may refuse it, and that is the value field's error (the value not shown), not a 500 when saving."""
+    accepted = policy.value_problem(key, value, host=host)
+    if accepted is not None:
+        raise ValidationError(
+            "The stored value of %(key)s is no longer valid: type a new one (expected %(accepted)s).",
+            code="invalid_value",
+            params={"key": key, "accepted": accepted},
+        )
+    return value
+
+
 def clean_value(key: str, text: str, host: str | None = None) -> Any:
     """The typed value of ``key`` for ``host``; ValidationError names the key and what is accepted."""
     try:
@@ -424,7 +437,8 @@ class SettingOverrideAdminForm(forms.ModelForm):  # type: ignore[type-arg]
                 kept_secret(key, cleaned["host"], cleaned["value"]) if self.instance.pk is not None else (False, None)
             )
             try:
-                cleaned["value"] = value if kept else clean_value(key, cleaned["value"], cleaned["host"])
+                host = cleaned["host"]
+                cleaned["value"] = valid_kept(key, value, host) if kept else clean_value(key, cleaned["value"], host)
             except ValidationError as error:
                 self.add_error("value", error)
         return cleaned

@@ -217,3 +217,34 @@ def test_a_dry_run_leaves_nothing_behind(clock, tmp_path, django_capture_on_comm
     assert not SettingSchedule.objects.exists()
     assert SettingOverrideChange.objects.count() == changes
     assert ChangeVersion.objects.values_list("version", flat=True).first() == version
+
+
+# -- the admin: a kept secret that is no longer valid is a form error, not a 500 -------------------------------------
+
+
+def test_admin_schedule_change_keeping_a_secret_no_longer_valid_shows_the_error(ignored_secret_window, admin_client):
+    row = SettingSchedule.objects.get()
+    data = {"key": SECRET, "host": "", "value": "", "start_0": "2026-12-01", "start_1": "05:00:00"}
+    data.update({"end_0": "2026-12-01", "end_1": "10:00:00"})  # America/Chicago: one hour longer
+
+    response = admin_client.post(reverse("admin:request_settings_settingschedule_change", args=[row.pk]), data)
+
+    assert response.status_code == 200
+    assert "PAYMENT_API_KEY" in " ".join(response.context["adminform"].form.errors["value"])
+    assert SECRET_VALUE not in response.content.decode()
+    assert list(SettingSchedule.objects.values_list("pk", "end")) == [(row.pk, at(3))]
+
+
+@pytest.mark.parametrize("button", ["_save", "_draft"])
+def test_admin_override_change_keeping_a_secret_no_longer_valid_shows_the_error(
+    ignored_secret_window, admin_client, button
+):
+    row = SettingOverride.objects.get(key=SECRET)
+
+    response = admin_client.post(
+        reverse("admin:request_settings_settingoverride_change", args=[row.pk]), {"value": "", button: "1"}
+    )
+
+    assert response.status_code == 200
+    assert "PAYMENT_API_KEY" in " ".join(response.context["adminform"].form.errors["value"])
+    assert SECRET_VALUE not in response.content.decode()
