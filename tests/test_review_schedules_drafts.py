@@ -248,3 +248,37 @@ def test_admin_override_change_keeping_a_secret_no_longer_valid_shows_the_error(
     assert response.status_code == 200
     assert "PAYMENT_API_KEY" in " ".join(response.context["adminform"].form.errors["value"])
     assert SECRET_VALUE not in response.content.decode()
+
+
+# -- export/import of schedules -----------------------------------------------------------------------------------
+
+
+def test_export_import_round_trip_of_windows_in_effect_patterns_and_secrets(clock, tmp_path, capsys):
+    SettingOverride.objects.schedule(SECRET, SECRET_VALUE, host="*.example.com", start=at(-1.5), end=at(3))
+    SettingOverride.objects.schedule(
+        "SESSION_EXPIRE_SECONDS", 600, host="a.example.com", start=at(1) + datetime.timedelta(microseconds=7)
+    )
+    before = list(SettingSchedule.objects.order_by("key").values_list("key", "host", "value", "start", "end"))
+    call_command("request_settings", "export")
+    path = tmp_path / "export.json"
+    path.write_text(capsys.readouterr().out)
+
+    call_command("request_settings", "import", str(path))
+    assert "0 added, 0 cancelled, 2 unchanged" in capsys.readouterr().out
+    for row in SettingSchedule.objects.all():
+        SettingOverride.objects.unschedule(row)
+    call_command("request_settings", "import", str(path))
+
+    assert list(SettingSchedule.objects.order_by("key").values_list("key", "host", "value", "start", "end")) == before
+
+
+def test_export_says_which_window_it_skipped(clock, capsys):
+    from django.db import connection
+
+    row = SettingOverride.objects.schedule("BANNER_TEXT", "hi", start=at(1))
+    with connection.cursor() as cursor:  # written behind the app's back: a number Python's JSON cannot decode
+        cursor.execute(f"UPDATE {SettingSchedule._meta.db_table} SET value = %s WHERE id = %s", ["9" * 5000, row.pk])
+
+    call_command("request_settings", "export")
+
+    assert "Skipped BANNER_TEXT" in capsys.readouterr().err

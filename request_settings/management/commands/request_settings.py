@@ -11,7 +11,7 @@ import argparse
 import datetime
 import json
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +280,7 @@ class Command(BaseCommand):
         entries: list[tuple[tuple[str, str, str], dict[str, Any]]] = [
             ((row_host, key, ""), {"key": key, "host": row_host, "value": value}) for key, row_host, value in found
         ]
-        windows = _export_windows(host)
+        windows = _export_windows(host, self.stderr.write)
         # A row's entries: the plain row first, then its windows by start (ISO times in UTC sort as times).
         entries.extend(((entry["host"], entry["key"], entry["start"]), entry) for entry in windows)
         lines = [json.dumps(entry, ensure_ascii=False) for _order, entry in sorted(entries, key=lambda item: item[0])]
@@ -654,16 +654,23 @@ Window = tuple[str, str, Any, datetime.datetime, "datetime.datetime | None"]
 """A scheduled value of an import file: (key, host, value, start, end)."""
 
 
-def _export_windows(host: str | None) -> list[dict[str, Any]]:
-    """The scheduled values that have not ended as export entries: times in UTC, ISO 8601, ``end`` null if none."""
+def _export_windows(host: str | None, skipped: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """The scheduled values that have not ended as export entries: times in UTC, ISO 8601, ``end`` null if none.
+
+    One whose stored value cannot be decoded is left out and said to ``skipped``, as a row is (an ``import --replace``
+    of the file would cancel it)."""
     rows = SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
     if host is not None:
         rows = rows.filter(host=host)
-    return [
-        {"key": key, "host": row_host, "value": value, "start": _iso(start), "end": None if end is None else _iso(end)}
-        for key, row_host, value, start, end in rows.values_list("key", "host", "value", "start", "end")
-        if not isinstance(value, Undecodable)
-    ]
+    entries = []
+    for key, row_host, value, start, end in rows.values_list("key", "host", "value", "start", "end"):
+        if isinstance(value, Undecodable):
+            reason = f"its stored value cannot be decoded ({value.error})"
+            skipped(f"Skipped {key} {in_brackets(row_host)} {schedules.window_text(start, end)}: {reason}.")
+            continue
+        stop = None if end is None else _iso(end)
+        entries.append({"key": key, "host": row_host, "value": value, "start": _iso(start), "end": stop})
+    return entries
 
 
 def _iso(moment: datetime.datetime) -> str:
