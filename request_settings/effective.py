@@ -17,12 +17,10 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
-from django.views.debug import get_default_exception_reporter_filter
 
 from request_settings import policy
 from request_settings.conf.settings import settings as conf
 from request_settings.hosts import matching_patterns
-from request_settings.jsonfield import json_text
 from request_settings.models import SettingSchedule, get_override_model
 from request_settings.snapshot import DELETED
 
@@ -103,16 +101,11 @@ def row_problem(key: str, value: Any, host: str) -> str | None:
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"
     accepted = policy.value_problem(key, value, host=host)
-    return None if accepted is None else f"{_value_text(key, value)} is not valid for {key}, expected {accepted}"
+    if accepted is None:
+        return None
+    from request_settings.forms import display_value  # masked: the reason is shown to viewers
 
-
-def _value_text(key: str, value: Any) -> str:
-    """The value in a reason, as JSON; masked whole when the key looks secret (the reason is shown to viewers)."""
-    from request_settings.forms import is_secret
-
-    if is_secret(key):
-        return str(get_default_exception_reporter_filter().cleansed_substitute)
-    return json_text(value)
+    return f"{display_value(key, value)} is not valid for {key}, expected {accepted}"
 
 
 def resolve(

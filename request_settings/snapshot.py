@@ -256,13 +256,11 @@ def build(rows: Iterable[Row], version: int, *, now: float | None = None) -> Sna
     )
 
 
-def _logged(key: str, value: Any) -> str:
-    """``repr(value)`` for the log; masked when the key looks secret (logs travel further than the admin)."""
-    from django.views.debug import get_default_exception_reporter_filter
+def _invalid(key: str, value: Any, problem: str) -> str:
+    """Why a row is skipped, its value masked when the key looks secret (logs travel further than the admin)."""
+    from request_settings.forms import display_value
 
-    from request_settings.forms import is_secret
-
-    return str(get_default_exception_reporter_filter().cleansed_substitute) if is_secret(key) else repr(value)
+    return f"{display_value(key, value)} is not valid, expected {problem}"
 
 
 class Judge:
@@ -288,7 +286,7 @@ class Judge:
             reason = f"its stored value cannot be decoded ({value.error})"
         else:
             problem = check(value, host=host) if check else None  # type: ignore[call-arg]
-            reason = refused or (f"{_logged(key, value)} is not valid, expected {problem}" if problem else None)
+            reason = refused or (_invalid(key, value, problem) if problem else None)
         if reason:
             self._skipped.setdefault((key, reason), []).append(host)
             return DELETED
