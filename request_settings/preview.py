@@ -246,6 +246,8 @@ def save_draft(user: Any, key: str, value: Any = None, host: str = "", *, remove
     """
     if user is None or not user.is_authenticated:
         raise ValidationError("A draft needs an author: a signed-in user.", code="no_author")
+    if not user.is_staff:  # every path asks here: the admin, the site form, the API, the command's --user
+        raise ValidationError("Only staff can save drafts: previewing them needs a staff account.", code="not_staff")
     try:
         host = clean_host(host)
     except ValueError as error:

@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Permission
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import AsyncClient, Client, override_settings
 from django.urls import include, path, reverse
@@ -166,6 +167,17 @@ def test_command_draft_needs_a_user_and_a_valid_value(author):
         call_command("request_settings", "set", KEY, "120", "--draft")
     with pytest.raises(CommandError, match="SESSION_COOKIE_AGE"):
         call_command("request_settings", "set", "SESSION_COOKIE_AGE", "-1", "--draft", "--user", "author")
+    assert not SettingDraft.objects.exists()
+
+
+def test_every_path_refuses_a_draft_of_a_user_who_is_not_staff(django_user_model):
+    django_user_model.objects.create_user("member", password="pw")
+    with pytest.raises(CommandError, match="Only staff can save drafts"):
+        call_command("request_settings", "set", KEY, "120", "--draft", "--user", "member")
+    with pytest.raises(CommandError, match="Only staff can save drafts"):
+        call_command("request_settings", "unset", KEY, "--draft", "--user", "member")
+    with pytest.raises(ValidationError, match="Only staff can save drafts"):
+        preview.save_draft(django_user_model.objects.get(username="member"), KEY, 120)
     assert not SettingDraft.objects.exists()
 
 
