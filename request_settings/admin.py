@@ -135,7 +135,22 @@ class HostFilter(admin.SimpleListFilter):
         return rows
 
 
-class SettingOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class _RefusedWriteIsAMessage(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The write API checks again, under its lock, what the form checked: a change someone saved meanwhile can make
+    it refuse. The page is shown again with the reason (nothing written: the view's transaction rolls back), not a
+    server error."""
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class SettingOverrideAdmin(_RefusedWriteIsAMessage):
     form = SettingOverrideAdminForm
     list_display = ["key", "host_display", "value_display", "base_display", "updated_by", "updated_at", "history"]
     list_display_links = ["key"]
@@ -830,7 +845,7 @@ class SettingScheduleAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             setattr(self.instance, name, self.cleaned_data[name])
 
 
-class SettingScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SettingScheduleAdmin(_RefusedWriteIsAMessage):
     """Scheduled values: written through ``objects.schedule``/``unschedule`` (validation, overlap refusal, audit).
 
     Rights are those over the override of the same (key, host): seeing it to see its windows, changing it to add,

@@ -8,6 +8,7 @@ import itertools
 import json
 import threading
 import zoneinfo
+from unittest import mock
 
 import pytest
 import time_machine
@@ -512,6 +513,26 @@ def test_admin_add_shows_the_overlap_error_in_the_form(clock, editor):
     assert response.status_code == 200
     errors = response.context["adminform"].form.non_field_errors()
     assert "already has a scheduled value (900)" in errors[0]
+    assert "already has a scheduled value (900)" in response.content.decode()
+    assert windows() == [(900, at(1), at(3))]
+
+
+def test_admin_add_reports_a_window_saved_meanwhile_by_someone_else_not_a_server_error(clock, editor):
+    from django.urls import reverse
+
+    from request_settings import schedules
+
+    SettingOverride.objects.schedule(KEY, 900, start=at(1), end=at(3))
+    checks = [None]  # the form's check runs before the other window was saved; the write's, under its lock, after
+
+    def not_yet_then_found(*args, **kwargs):
+        return checks.pop() if checks else found(*args, **kwargs)
+
+    found = schedules.overlapping
+    with mock.patch.object(schedules, "overlapping", not_yet_then_found):
+        response = editor.post(reverse(SCHEDULE_ADD), form_data(start=at(2), end=at(4)), follow=True)
+
+    assert response.redirect_chain == [(reverse(SCHEDULE_ADD), 302)]
     assert "already has a scheduled value (900)" in response.content.decode()
     assert windows() == [(900, at(1), at(3))]
 
