@@ -525,6 +525,15 @@ async def test_an_async_request_after_a_commit_in_this_process_reads_it(clock):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_fresh_store_whose_first_read_fails_serves_settings_py():
+    fresh = SnapshotStore()  # not the module's store: what a new process starts with
+    with mock.patch.object(SnapshotStore, "_read_table", side_effect=OperationalError("down")) as read:
+        snapshot = fresh.get()
+        assert fresh.get() is snapshot  # one try per local commit or refresher round, not per request
+    assert (snapshot.all_hosts, snapshot.rows_of("a.example.com"), read.call_count) == ({}, None, 1)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_bug_is_not_hidden_as_a_database_outage(clock):
     with mock.patch.object(SnapshotStore, "_read_table", side_effect=KeyError("a bug")), pytest.raises(KeyError):
         store.get()

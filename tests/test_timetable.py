@@ -97,6 +97,43 @@ def test_the_switch_needs_no_write_and_reads_only_what_switched(clock):
     assert queries.captured_queries == []  # between switches, requests read nothing
 
 
+def test_a_first_read_inside_a_window_switches_back_at_its_end(clock):
+    SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 600, host=SHOP)
+    schedule(60, NOON - 2 * ONE, NOON)
+    store.reset()  # a process starting inside the window
+    assert served() == 60
+    clock.move_to(NOON)
+    assert served() == 600
+
+
+def test_each_switch_reads_only_the_pairs_that_switched_since_the_last_read(clock):
+    schedule("ended", NOON - 3 * ONE, NOON - 2 * ONE, key="SITE_TITLE")  # over before the first read
+    schedule("first", NOON, key="TENANT_BANNER")
+    schedule(60, NOON + ONE)
+    assert served() == BASE
+    sql = []
+    for moment in (NOON, NOON + ONE):
+        clock.move_to(moment)
+        with CaptureQueriesContext(connection) as queries:
+            served()
+        sql.append(" ".join(query["sql"] for query in queries.captured_queries))
+    assert "TENANT_BANNER" in sql[0] and "SITE_TITLE" not in sql[0]
+    assert "SESSION_EXPIRE_SECONDS" in sql[1] and "TENANT_BANNER" not in sql[1] and "SITE_TITLE" not in sql[1]
+    assert served() == 60 and served(key="TENANT_BANNER") == "first"
+
+
+def test_changes_from_another_process_and_a_switch_in_one_read_all_apply(clock):
+    SettingOverride.objects.set("TENANT_BANNER", "old", host=SHOP)
+    schedule(60, NOON)
+    assert (served(), served(key="TENANT_BANNER")) == (BASE, "old")
+    with mock.patch.object(store, "invalidate"):  # another process: its versions, but no invalidation here
+        SettingOverride.objects.unset("TENANT_BANNER", host=SHOP)
+        SettingOverride.objects.set("SITE_TITLE", "new", host=SHOP)
+    clock.move_to(NOON)  # the switch makes this process read, and the version says what else changed
+    banner_from_settings_py = served("other.example.com", key="TENANT_BANNER")
+    assert (served(), served(key="TENANT_BANNER"), served(key="SITE_TITLE")) == (60, banner_from_settings_py, "new")
+
+
 def test_the_first_read_takes_one_statement_with_schedules(clock):
     schedule(60, NOON - ONE, NOON)
     with CaptureQueriesContext(connection) as queries:

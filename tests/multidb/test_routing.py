@@ -200,3 +200,10 @@ def test_a_schedule_is_read_and_switched_on_the_routed_database():
             assert store.get().rows_of(HOST) == {KEY: 60}  # and a first load, in one statement there
         assert statements(queries.routed) == ["SELECT"] and not queries.default.captured_queries
         assert moment(start.timestamp()) == start
+
+
+def test_a_streamed_read_on_a_routed_postgresql_database_runs_in_a_transaction_there():
+    # A server-side cursor must stay inside a transaction of its own database (PgBouncer in transaction mode).
+    postgresql = mock.patch.object(connections["overrides"], "vendor", "postgresql")
+    with postgresql, store_module._for_server_side_cursor("overrides"):
+        assert connections["overrides"].in_atomic_block and not connections["default"].in_atomic_block
