@@ -135,15 +135,12 @@ def resolve(
                 rows.get(key, {}).pop(row_host, None)
             else:
                 rows.setdefault(key, {})[row_host] = value
-    windows = _windows_in_effect(wanted, order, skip=drafts or {})
+    windows = _windows_in_effect(wanted, order)  # a window in effect wins over a drafted row, as once published
     return [_resolve_key(key, host, order, rows.get(key, {}), windows.get(key, {})) for key in wanted]
 
 
-def _windows_in_effect(
-    keys: list[str], order: list[str], skip: Mapping[tuple[str, str], Any]
-) -> dict[str, dict[str, SettingSchedule]]:
-    """The scheduled values in effect now of ``keys`` for the row hosts ``order``, by key then row host; a draft of
-    the same (key, host) hides the window from its author (the draft replaces what that row gives)."""
+def _windows_in_effect(keys: list[str], order: list[str]) -> dict[str, dict[str, SettingSchedule]]:
+    """The scheduled values in effect now of ``keys`` for the row hosts ``order``, by key then row host."""
     windows: dict[str, dict[str, SettingSchedule]] = {}
     if not keys:
         return windows
@@ -152,8 +149,7 @@ def _windows_in_effect(
         Q(end__isnull=True) | Q(end__gt=now)
     )
     for window in in_effect:
-        if (window.key, window.host) not in skip:
-            windows.setdefault(window.key, {})[window.host] = window
+        windows.setdefault(window.key, {})[window.host] = window
     return windows
 
 

@@ -46,6 +46,8 @@ COOKIE = "request_settings_preview"
 """The name of the preview cookie (fixed by the issue)."""
 SALT = "request_settings.preview"
 """The signing salt: a value signed for anything else of the project's never passes as a preview cookie."""
+SCHEDULED = "a scheduled value is in effect for it: publishing changes the value under it, served once it ends."
+"""Why a draft is not previewed while a window of its key and host is in effect (publishing would not show it)."""
 BANNER_VALUE_CHARS = 80
 """Characters of a draft's value shown in the banner."""
 
@@ -132,6 +134,9 @@ def layer(request: HttpRequest, snapshot: Snapshot, host: str, layer: overlay.La
         denied = rights_error(author, draft.key, draft.host, removing=draft.remove)  # as publish() would ask
         if denied is not None:
             state.skipped.append((draft, " ".join(denied.messages)))
+            continue
+        if (draft.key, draft.host) in snapshot.scheduled:  # the window wins over the row publishing would write
+            state.skipped.append((draft, SCHEDULED))
             continue
         if draft.remove:
             changes[draft.key, draft.host] = DELETED

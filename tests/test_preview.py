@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import AsyncClient, Client, override_settings
 from django.urls import include, path, reverse
+from django.utils import timezone
 
 from request_settings import preview
 from request_settings.models import SettingDraft, SettingOverride, SettingOverrideChange
@@ -427,6 +428,22 @@ def test_preview_applies_only_the_drafts_the_author_may_still_write(django_user_
     assert values == {KEY: 120, "SITE_TITLE": "Old"}
     page = client.get(reverse("admin:index")).content.decode()
     assert "Not applied:" in page and "You may not remove SITE_TITLE" in page
+
+
+def test_a_draft_under_a_scheduled_value_in_effect_previews_what_publishing_would_give(author):
+    from request_settings import effective
+
+    SettingOverride.objects.set(KEY, 600)
+    SettingOverride.objects.schedule(KEY, 60, start=timezone.now() - datetime.timedelta(hours=1))
+    preview.save_draft(author, KEY, 120)  # publishing changes the row under the window, which still wins
+    client = previewing(author)
+    assert seen(client) == 60
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Not applied:" in page and "scheduled value is in effect" in page
+    with_drafts = effective.resolve("", [KEY], drafts=preview.draft_changes(author))[0]
+    assert with_drafts.value == 60
+    preview.publish(author)
+    assert seen(Client()) == 60
 
 
 @pytest.mark.django_db(transaction=True)
