@@ -133,6 +133,18 @@ def test_bad_rows_are_skipped_and_logged_and_the_rest_applies(caplog):
     assert caplog.messages[3].endswith("its stored value cannot be decoded (ValueError: too many digits).")
 
 
+def test_the_log_says_which_value_was_refused_and_why_masked_when_the_key_looks_secret(caplog, settings):
+    settings.REQUEST_SETTINGS_FIELDS = {"PAYMENT_API_KEY": {"field": "django.forms.IntegerField"}}
+    with caplog.at_level(logging.WARNING, logger="request_settings"):
+        build([("SESSION_COOKIE_AGE", "", -1), ("PAYMENT_API_KEY", "", "sk-live-123")], 1)
+    assert caplog.messages == [
+        "Skipped the override of SESSION_COOKIE_AGE for host '': -1 is not valid, expected an integer from 60 to "
+        "2147483647 (seconds).",
+        "Skipped the override of PAYMENT_API_KEY for host '': ******************** is not valid, expected a value the "
+        "declared field accepts (Enter a whole number.).",
+    ]
+
+
 def test_an_empty_snapshot_serves_settings_py():
     snapshot = empty()
     assert snapshot.version == -1
