@@ -70,8 +70,9 @@ SESSION_TIMEOUT_REDIRECT = "/"
 REQUEST_SETTINGS_FIELDS = {
     "SESSION_EXPIRE_SECONDS": {
         "field": "django.forms.IntegerField",
-        "min_value": 5,
+        # The registry's rule for this key already refuses under 60 s: the field narrows it to one day.
+        "min_value": 60,
         "max_value": 86400,
-        "help_text": "Seconds a login lasts, from 5 s to one day.",
+        "help_text": "Seconds a login lasts, from one minute to one day.",
     }
 }
