@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
 from request_settings.jsonfield import Undecodable
+from request_settings.models import shown_value
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -128,10 +129,10 @@ def parse_value(key: str, text: Any, host: str | None = None) -> Any:
         value = field.clean(text)
     except ValidationError as error:
         raise ValidationError(
-            _("%(text)r is not a valid value for %(key)s: %(errors)s Expected %(accepted)s"),
+            _("%(text)s is not a valid value for %(key)s: %(errors)s Expected %(accepted)s"),
             code="invalid_value",
             params={
-                "text": text,
+                "text": shown_value(key, text),
                 "key": key,
                 "errors": " ".join(error.messages),
                 "accepted": accepted_text(key).rstrip(".") + ".",
@@ -140,8 +141,8 @@ def parse_value(key: str, text: Any, host: str | None = None) -> Any:
     problem = policy.value_problem(key, value, host=host)
     if problem is not None:
         raise ValidationError(
-            _("%(text)r is not a valid value for %(key)s: expected %(accepted)s."),
+            _("%(text)s is not a valid value for %(key)s: expected %(accepted)s."),
             code="invalid_value",
-            params={"text": text, "key": key, "accepted": problem},
+            params={"text": shown_value(key, text), "key": key, "accepted": problem},
         )
     return policy.coerce(key, value)

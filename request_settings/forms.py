@@ -24,7 +24,7 @@ from django.views.debug import SafeExceptionReporterFilter, get_default_exceptio
 from request_settings import fields, hosts, policy, rights
 from request_settings.conf.settings import settings as conf
 from request_settings.exceptions import InvalidHost
-from request_settings.models import ALL_HOSTS_LABEL, get_override_model
+from request_settings.models import ALL_HOSTS_LABEL, get_override_model, looks_secret
 
 MASK = SafeExceptionReporterFilter.cleansed_substitute
 KEY_MAX_LENGTH = 255
@@ -39,7 +39,7 @@ SECRET_HELP = (
 
 def is_secret(key: str) -> bool:
     """Keys the project's exception reporter filter hides (``hidden_settings``: API, TOKEN, PASS... by default)."""
-    return bool(get_default_exception_reporter_filter().hidden_settings.search(key))
+    return looks_secret(key)
 
 
 def value_text(key: str, value: Any) -> str:

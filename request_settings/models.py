@@ -15,6 +15,7 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.debug import get_default_exception_reporter_filter
 
 from request_settings import policy
 from request_settings.exceptions import InvalidHost
@@ -65,6 +66,19 @@ def shown(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def looks_secret(key: str) -> bool:
+    """Keys the project's exception reporter filter hides (``hidden_settings``: API, TOKEN, PASS... by default)."""
+    return bool(get_default_exception_reporter_filter().hidden_settings.search(key))
+
+
+def shown_value(key: str, value: Any) -> str:
+    """``shown(value)`` for a refusal of ``key``, or Django's mask when the key looks secret: a refusal travels as far
+    as any message (an API response, a command's stderr, the error of a write-only input)."""
+    if looks_secret(key):
+        return str(get_default_exception_reporter_filter().cleansed_substitute)
+    return shown(value)
+
+
 def validate_override(key: str, value: Any, host: str | None = None) -> None:
     """Raise ValidationError naming the key, the value and what is accepted, if the policy refuses them.
 
@@ -80,7 +94,7 @@ def validate_override(key: str, value: Any, host: str | None = None) -> None:
     if problem is not None:
         raise ValidationError(
             {"value": _("%(value)s is not a valid value for %(key)s: expected %(accepted)s.")
-             % {"value": shown(value), "key": key, "accepted": problem}},
+             % {"value": shown_value(key, value), "key": key, "accepted": problem}},
             code="invalid_value",
         )  # fmt: skip
 

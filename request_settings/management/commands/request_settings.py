@@ -29,7 +29,7 @@ from request_settings.conf.settings import settings as conf
 from request_settings.effective import Effective, resolve, row_problem
 from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
-from request_settings.forms import display_value, host_label, is_secret
+from request_settings.forms import MASK, display_value, host_label, is_secret
 from request_settings.hosts import clean_host
 from request_settings.jsonfield import Undecodable, json_text
 from request_settings.models import SettingSchedule, get_override_model, in_brackets
@@ -531,7 +531,8 @@ class Command(BaseCommand):
             return key, f"{key} cannot be overridden: {reason}."
         accepted = policy.value_problem(key, entry["value"], host)
         if accepted is not None:
-            return key, f"{json_text(entry['value'])} is not a valid value for {key}: expected {accepted}."
+            shown = MASK if is_secret(key) else json_text(entry["value"])
+            return key, f"{shown} is not a valid value for {key}: expected {accepted}."
         return key, None
 
     # -- running a command per host --------------------------------------------------------

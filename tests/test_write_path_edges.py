@@ -1,0 +1,127 @@
+"""The plain override write paths at their edges: hostile keys, hosts, values and import files, secrets in refusals.
+
+Every path (the write API, the admin, the site form, the JSON API, the command's ``set`` and ``import``) must accept
+the same input, refuse it with a clear error, write nothing on refusal and never show a secret-looking key's value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from io import StringIO
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.urls import include, path, reverse
+
+from request_settings.models import SettingOverride, SettingOverrideChange
+from tests.urls import urlpatterns as site_urlpatterns
+
+try:
+    import rest_framework  # noqa: F401
+except ImportError:
+    if os.environ.get("REQUEST_SETTINGS_REQUIRE_EXTRAS"):
+        raise  # the api env: a missing extra is a failure
+    urlpatterns = site_urlpatterns
+    HAS_API = False
+else:
+    urlpatterns = [*site_urlpatterns, path("api/settings/", include("request_settings.api.urls"))]
+    HAS_API = True
+needs_api = pytest.mark.skipif(not HAS_API, reason="the extra 'api' is not installed (tox -e api runs these tests)")
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+SECRET = "PAYMENT_API_KEY"
+SECRET_VALUE = "sk-live-0123456789"
+BAD_SECRET = SECRET_VALUE + "\x00"  # refused on every path (jsonb cannot hold a NUL)
+
+
+def table():
+    return sorted(SettingOverride.objects.values_list("key", "host", "value"))
+
+
+def command(*args):
+    out, err = StringIO(), StringIO()
+    call_command("request_settings", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def import_file(tmp_path, text, *args):
+    file = tmp_path / "overrides.json"
+    file.write_text(text, encoding="utf-8")
+    err = StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("request_settings", "import", str(file), *args, stdout=StringIO(), stderr=err)
+    return str(refused.value), err.getvalue()
+
+
+@pytest.fixture
+def operator(django_user_model):
+    from django.contrib.auth.models import Permission
+    from rest_framework.test import APIClient
+
+    user = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=[f"{a}_settingoverride" for a in ("view", "add", "change", "delete")])
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+# -- a secret-looking key's refused value is never echoed ------------------------------------------------------------
+
+
+def test_the_write_api_refusal_does_not_echo_a_secret_value():
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.set(SECRET, BAD_SECRET)
+
+    message = " ".join(refused.value.messages)
+    assert SECRET in message and "NUL" in message
+    assert SECRET_VALUE not in message
+    assert table() == []
+
+
+def test_the_command_set_refusal_does_not_echo_a_secret_value():
+    with pytest.raises(CommandError) as refused:
+        command("set", SECRET, BAD_SECRET)
+
+    assert SECRET in str(refused.value)
+    assert SECRET_VALUE not in str(refused.value)
+    assert table() == []
+
+
+def test_the_import_refusal_does_not_echo_a_secret_value(tmp_path):
+    message, stderr = import_file(tmp_path, json.dumps([{"key": SECRET, "host": "", "value": BAD_SECRET}]))
+
+    assert SECRET in message and "NUL" in message
+    assert SECRET_VALUE not in message and SECRET_VALUE not in stderr
+    assert table() == []
+
+
+def test_the_admin_change_form_refusal_does_not_echo_a_write_only_secret(admin_client):
+    row = SettingOverride.objects.set(SECRET, "sk-old")
+
+    response = admin_client.post(
+        reverse("admin:request_settings_settingoverride_change", args=[row.pk]), {"value": BAD_SECRET}
+    )
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["value"]
+    assert SECRET in error
+    assert SECRET_VALUE not in response.content.decode()
+    assert table() == [(SECRET, "", "sk-old")]
+
+
+@needs_api
+def test_the_api_refusal_does_not_echo_a_secret_value(operator):
+    url = reverse("request_settings_api:override-detail", args=[SECRET])
+
+    response = operator.put(url, {"value": BAD_SECRET}, format="json")
+
+    assert response.status_code == 400
+    assert SECRET in response.json()["value"][0]
+    assert SECRET_VALUE not in response.content.decode()
+    assert table() == []
+    assert not SettingOverrideChange.objects.exists()
