@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.doc_examples import sybil_for
+from tests.doc_examples import collect_pages, sybil_for
 
-pytest_collect_file = sybil_for(["*.md", "**/*.md"], markup="myst", path=Path(__file__).resolve().parent).pytest()
+pytest_collect_file = collect_pages(sybil_for(["*.md", "**/*.md"], markup="myst", path=Path(__file__).resolve().parent))
