@@ -138,6 +138,22 @@ def parse_value(key: str, text: Any, host: str | None = None) -> Any:
                 "accepted": accepted_text(key).rstrip(".") + ".",
             },
         ) from error
+    except (ValueError, RecursionError) as error:
+        # JSON Python's reader refuses past its limits: an integer of over 4,300 digits (ValueError, not the
+        # JSONDecodeError a JSON field catches), a list nested past the recursion limit.
+        raise ValidationError(
+            _(
+                "%(text)s is not a valid value for %(key)s: it is not JSON that can be read (%(reason)s). Expected "
+                "%(accepted)s"
+            ),
+            code="invalid_value",
+            params={
+                "text": shown_value(key, text),
+                "key": key,
+                "reason": "nested too deeply" if isinstance(error, RecursionError) else "a number too long",
+                "accepted": accepted_text(key).rstrip(".") + ".",
+            },
+        ) from None
     problem = policy.value_problem(key, value, host=host)
     if problem is not None:
         raise ValidationError(

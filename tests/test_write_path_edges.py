@@ -125,3 +125,46 @@ def test_the_api_refusal_does_not_echo_a_secret_value(operator):
     assert SECRET_VALUE not in response.content.decode()
     assert table() == []
     assert not SettingOverrideChange.objects.exists()
+
+
+# -- JSON that Python's reader refuses is an error, not a crash --------------------------------------------------------
+
+HUGE_INT = "[" + "1" * 5000 + "]"  # json.loads raises ValueError past 4,300 digits, not JSONDecodeError
+DEEP = "[" * 100_000  # RecursionError in json.loads
+
+
+@pytest.fixture
+def list_key(settings):
+    settings.MY_LIST = [1, 2]  # a list in settings.py: the value is typed as a JSON list
+    return "MY_LIST"
+
+
+@pytest.mark.parametrize("text", [HUGE_INT, DEEP], ids=["huge-int", "deep"])
+def test_the_command_set_refuses_json_python_cannot_read(list_key, text):
+    with pytest.raises(CommandError) as refused:
+        command("set", list_key, text)
+
+    assert list_key in str(refused.value)
+    assert table() == []
+
+
+@pytest.mark.parametrize("text", [HUGE_INT, DEEP], ids=["huge-int", "deep"])
+def test_the_site_form_refuses_json_python_cannot_read(admin_client, list_key, text):
+    response = admin_client.post(reverse("request_settings:edit"), {"key": list_key, "host": "", "value": text})
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["value"]
+    assert list_key in error
+    assert table() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[{"key": "MY_KEY", "host": "", "value": ' + "1" * 5000 + "}]", "[" * 100_000],
+    ids=["huge-int", "deep"],
+)
+def test_import_refuses_json_python_cannot_read_in_one_line(tmp_path, text):
+    message, _stderr = import_file(tmp_path, text)
+
+    assert "overrides.json" in message and "\n" not in message
+    assert table() == []

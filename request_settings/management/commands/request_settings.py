@@ -457,6 +457,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
             ) from error
+        except (ValueError, RecursionError) as error:  # past the reader's limits: 4,300 digits, the recursion limit
+            reason = "nested too deeply" if isinstance(error, RecursionError) else "a number is too long"
+            raise CommandError(f"{path} cannot be read as JSON: {reason}.") from None
         if not isinstance(data, list):
             raise CommandError(
                 f'{path} should hold a JSON array of {{"key", "host", "value"}} objects, '
