@@ -22,6 +22,8 @@ ALL_HOSTS_LABEL = _("(all hosts)")
 """How ``""`` (the all-hosts rows) is shown; accepted back as input."""
 
 PATTERN_PREFIX = "*."
+MAX_HOST_LENGTH = 253
+"""The longest DNS name, as text without its trailing dot; with ``*.``, a pattern still fits the host column (255)."""
 
 
 def normalise_host(host: str | None) -> str:
@@ -47,7 +49,7 @@ def clean_host(host: object, *, patterns: bool = True) -> str:
         wildcard = patterns and text.startswith(PATTERN_PREFIX)
         body = text[len(PATTERN_PREFIX) :] if wildcard else text
         domain, _port = split_domain_port(body)
-        valid = bool(domain) and not domain.startswith(".") and ".." not in domain
+        valid = bool(domain) and len(domain) <= MAX_HOST_LENGTH and not domain.startswith(".") and ".." not in domain
         if valid and not (wildcard and domain.startswith("[")):
             return PATTERN_PREFIX + domain if wildcard else domain
     accepted = "a host name such as 'shop.example.com' (case, a port and a trailing dot are ignored)"

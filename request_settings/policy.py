@@ -32,6 +32,9 @@ NOT_ALLOWED = "not in REQUEST_SETTINGS_ALLOWED"
 SENSITIVE = "sensitive (it could reroute the site's mail): allowed only when named in REQUEST_SETTINGS_ALLOWED"
 UNTESTED = "a Django setting that is not known to be honored per request"
 MALFORMED = "not an upper-case identifier (A-Z, 0-9 and _, starting with a letter)"
+MAX_KEY_LENGTH = 255
+"""The size of the key column (of the override, audit and change tables)."""
+TOO_LONG = f"longer than {MAX_KEY_LENGTH} characters, the size of the key column"
 COLLIDES = "the name of an attribute of django.conf.settings itself"
 LAYOUT = (
     "a file-system location of the project (BASE_DIR, *_DIR, *_ROOT, *_PATH, EMAIL_FILE_PATH): staff could point "
@@ -158,6 +161,8 @@ def _builtin_refusal(key: str) -> str | None:
     """The reasons no project configuration can lift."""
     if not KEY_PATTERN.fullmatch(key):
         return MALFORMED
+    if len(key) > MAX_KEY_LENGTH:
+        return TOO_LONG
     if hasattr(LazySettings, key):
         return COLLIDES
     if key.startswith("REQUEST_SETTINGS_"):

@@ -168,3 +168,59 @@ def test_import_refuses_json_python_cannot_read_in_one_line(tmp_path, text):
 
     assert "overrides.json" in message and "\n" not in message
     assert table() == []
+
+
+# -- a key or host longer than its column is refused on every path -----------------------------------------------------
+
+LONG_KEY = "A" * 256  # the key column holds 255 characters
+LONG_HOST = "a" * 250 + ".com"  # 254 characters: a DNS name has at most 253
+
+
+def test_the_write_api_refuses_a_key_longer_than_its_column():
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.set(LONG_KEY, 1)
+
+    assert "255" in " ".join(refused.value.messages)
+    assert table() == []
+
+
+def test_the_write_api_refuses_a_host_longer_than_a_dns_name():
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.set("MY_KEY", 1, host=LONG_HOST)
+
+    assert "is not a host" in " ".join(refused.value.messages)
+    with pytest.raises(ValidationError):
+        SettingOverride.objects.set("MY_KEY", 1, host="*." + LONG_HOST)
+    assert table() == []
+
+
+def test_the_command_refuses_a_long_key_and_a_long_host(tmp_path):
+    with pytest.raises(CommandError):
+        command("set", LONG_KEY, "1")
+    with pytest.raises(CommandError):
+        command("set", "MY_KEY", "1", "--host", LONG_HOST)
+    message, _stderr = import_file(tmp_path, json.dumps([{"key": LONG_KEY, "host": "", "value": 1}]))
+    assert "255" in message
+    message, _stderr = import_file(tmp_path, json.dumps([{"key": "MY_KEY", "host": LONG_HOST, "value": 1}]))
+    assert "is not a host" in message
+    assert table() == []
+
+
+def test_the_site_form_refuses_a_long_host_as_not_a_host(admin_client):
+    response = admin_client.post(reverse("request_settings:edit"), {"key": "MY_KEY", "host": LONG_HOST, "value": "1"})
+
+    assert response.status_code == 200
+    assert "is not a host" in " ".join(response.context["form"].errors["host"])
+    assert table() == []
+
+
+@needs_api
+def test_the_api_refuses_a_long_key_and_a_long_host(operator):
+    response = operator.put(reverse("request_settings_api:override-detail", args=[LONG_KEY]), {"value": 1}, "json")
+    assert response.status_code == 400
+    assert "255" in response.json()["key"][0]
+
+    url = reverse("request_settings_api:override-detail", args=["MY_KEY"]) + "?host=" + LONG_HOST
+    response = operator.put(url, {"value": 1}, format="json")
+    assert response.status_code == 400
+    assert table() == []
