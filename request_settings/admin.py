@@ -211,7 +211,7 @@ class SettingOverrideAdmin(_RefusedWriteIsAMessage):
     def value_display(self, obj: Any) -> str:
         return display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS)
 
-    @admin.display(description="settings.py value")
+    @admin.display(description="value in settings.py")
     def base_display(self, obj: Any) -> str:
         return _base_text(obj.key)
 

@@ -244,6 +244,7 @@ def test_changelist_shows_values_beside_settings_py_and_masks_secrets(editor):
     assert "(all hosts)" in text and "a.example.com" in text
     assert "s3cr3t-token" not in text and "********************" in text
     assert '<td class="field-base_display">3600</td>' in text  # settings.py value beside the override
+    assert ">Value in settings.py<" in text  # the column header: Django capitalises it ("Settings.py value" before)
     assert '<td class="field-value_display">120</td>' in text
     assert reverse(EFFECTIVE) in text
     assert "editor" in text
