@@ -324,8 +324,10 @@ def _declared_checker(key: str) -> Validator | None:
         return None
 
     def check(value: Any) -> str | None:
+        # The field judges the text staff would type for the value (what the forms give it), not the value itself:
+        # a JSON field's clean() parses a str, so the string "abc" would be read as the JSON text abc.
         try:
-            cleaned = field.clean(value)
+            cleaned = field.clean(field.prepare_value(value))
         except ValidationError as error:
             return "a value the declared field accepts (" + " ".join(error.messages) + ")"
         return None if cleaned == value else "a value of the declared field's type"

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import include, path, reverse
 
+from request_settings.effective import row_problem
 from request_settings.models import SettingOverride, SettingOverrideChange
 from tests.urls import urlpatterns as site_urlpatterns
 
@@ -224,3 +225,39 @@ def test_the_api_refuses_a_long_key_and_a_long_host(operator):
     response = operator.put(url, {"value": 1}, format="json")
     assert response.status_code == 400
     assert table() == []
+
+
+# -- a declared field judges a value as the text staff would type for it, on every path --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("declaration", "text", "value"),
+    [
+        ({"field": "django.forms.JSONField"}, '"abc"', "abc"),
+        ({"help_text": "A version label, or any JSON."}, '"1.5"', "1.5"),  # the default: JSONOrTextField
+    ],
+    ids=["json-field", "json-or-text"],
+)
+def test_a_string_for_a_declared_key_is_saved_and_applied_everywhere(admin_client, settings, declaration, text, value):
+    settings.REQUEST_SETTINGS_FIELDS = {"MY_LABEL": declaration}
+
+    response = admin_client.post(reverse("request_settings:edit"), {"key": "MY_LABEL", "host": "", "value": text})
+
+    assert response.status_code == 302
+    row = SettingOverride.objects.get(key="MY_LABEL")
+    assert row.value == value
+    assert row_problem(row.key, row.value, row.host) is None  # requests apply it, not skip it
+    SettingOverride.objects.unset("MY_LABEL")
+    SettingOverride.objects.set("MY_LABEL", value)  # the write API (the JSON API, import) agrees
+    command("set", "MY_LABEL", text, "--host", "shop.example.com")
+    assert table() == [("MY_LABEL", "", value), ("MY_LABEL", "shop.example.com", value)]
+
+
+def test_a_declared_field_still_refuses_a_value_of_another_type(settings):
+    settings.REQUEST_SETTINGS_FIELDS = {"MY_COUNT": {"field": "django.forms.IntegerField", "min_value": 3}}
+
+    for value in ["42", 2, True, [4]]:
+        with pytest.raises(ValidationError):
+            SettingOverride.objects.set("MY_COUNT", value)
+    SettingOverride.objects.set("MY_COUNT", 42)
+    assert table() == [("MY_COUNT", "", 42)]
