@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from request_settings import policy
@@ -43,12 +44,19 @@ class BooleanTextField(forms.Field):
         return json.dumps(value) if isinstance(value, bool) else value
 
 
+def _without_nul_check(field: forms.CharField) -> forms.CharField:
+    """``field`` without CharField's NUL check: the write API refuses NUL too, with the reason every path gives."""
+    field.validators = [item for item in field.validators if not isinstance(item, ProhibitNullCharactersValidator)]
+    return field
+
+
 class JSONOrTextField(forms.CharField):
     """A JSON literal; text that is not JSON is taken as a plain string."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("strip", False)
         super().__init__(**kwargs)
+        _without_nul_check(self)
 
     def to_python(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -108,7 +116,7 @@ def value_field(key: str, **kwargs: Any) -> forms.Field:
     if kind is float:
         return forms.FloatField(**kwargs)
     if kind is str and policy.base_value(key, None) is not None:
-        return forms.CharField(strip=False, required=False, **kwargs)
+        return _without_nul_check(forms.CharField(strip=False, required=False, **kwargs))
     if kind in (list, tuple, dict):
         return JSONTextField(**kwargs)
     return JSONOrTextField(required=False, **kwargs)

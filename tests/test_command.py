@@ -225,7 +225,7 @@ def test_set_records_the_user():
             ["set", "SESSION_COOKIE_AGE", "-1"],
             r"'-1' is not a valid value for SESSION_COOKIE_AGE: expected an integer from 60",
         ),
-        (["set", "BANNER_TEXT", "a\x00b"], r"for BANNER_TEXT: Null characters are not allowed"),
+        (["set", "BANNER_TEXT", "a\x00b"], r"for BANNER_TEXT: expected a string without NUL characters"),
         (["set", "BANNER_TEXT", "x", "--host", "http://shop/"], r"argument --host: 'http://shop/'"),
         (["set", "BANNER_TEXT", "x", "--user", "nobody"], r"No user 'nobody'"),
         (["set", "BANNER_TEXT"], r"the following arguments are required: VALUE"),

@@ -261,3 +261,23 @@ def test_a_declared_field_still_refuses_a_value_of_another_type(settings):
             SettingOverride.objects.set("MY_COUNT", value)
     SettingOverride.objects.set("MY_COUNT", 42)
     assert table() == [("MY_COUNT", "", 42)]
+
+
+# -- a NUL character gets the write API's reason on every path ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["MY_NEW_SETTING", "MY_TEXT"], ids=["unchecked", "typed-str"])
+def test_a_nul_character_is_refused_with_one_reason_everywhere(admin_client, settings, key):
+    settings.MY_TEXT = "plain"
+    with pytest.raises(ValidationError) as refused:
+        SettingOverride.objects.set(key, "a\x00b")
+    [reason] = refused.value.messages
+    assert "without NUL characters" in reason
+
+    with pytest.raises(CommandError) as refused_by_command:
+        command("set", key, "a\x00b")
+    response = admin_client.post(reverse("request_settings:edit"), {"key": key, "host": "", "value": "a\x00b"})
+
+    assert str(refused_by_command.value) == reason
+    assert response.context["form"].errors["value"] == [reason]
+    assert table() == []
