@@ -60,6 +60,8 @@ def test_a_host_allowed_hosts_refuses_maps_to_all_hosts():
         ("*.Example.com", "*.example.com"),
         ("*.example.com.:443", "*.example.com"),
         ("*.eu.example.com", "*.eu.example.com"),
+        ("a" * 249 + ".com", "a" * 249 + ".com"),  # 253 characters: the longest DNS name
+        ("*." + "a" * 249 + ".com", "*." + "a" * 249 + ".com"),  # its pattern still fits the column (255)
     ],
 )
 def test_clean_host_normalises_what_a_request_could_match(raw, expected):
@@ -83,6 +85,8 @@ def test_clean_host_normalises_what_a_request_could_match(raw, expected):
         "shop_1.example.com",
         "a.localhost\n",
         "a.local\x00host",
+        "a" * 250 + ".com",  # 254 characters
+        "*." + "a" * 250 + ".com",
         5,
         b"a.localhost",
         ["a.localhost"],

@@ -149,6 +149,13 @@ def test_a_value_the_declared_field_refuses_says_every_reason_or_that_its_type_d
     assert policy.value_problem("SHOP_LIMIT", "60") == "a value of the declared field's type"  # cleaned to 60
 
 
+def test_a_key_longer_than_its_column_is_refused_one_of_255_characters_is_not():
+    longest = "A" * 255
+    with override_settings(REQUEST_SETTINGS_ALLOWED=[longest, longest + "A"]):
+        assert policy.refusal(longest) is None
+        assert policy.refusal(longest + "A") == "longer than 255 characters, the size of the key column"
+
+
 # -- the type a form parses typed text into --------------------------------------------------------------------------
 
 
