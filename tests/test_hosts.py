@@ -256,6 +256,8 @@ def test_a_host_without_rows_gets_the_all_hosts_layer_and_is_remembered_nowhere(
     assert snapshot_host(RequestFactory().get("/", HTTP_HOST="Stranger.Example.com:8000"), snapshot) == (
         "stranger.example.com"
     )  # named as activate() names it
+    invalid = RequestFactory().get("/", HTTP_HOST="shop.example.com:abc")  # the name of a host with rows, bad port
+    assert snapshot_host(invalid, snapshot) == ""  # all hosts, and named so: never that host nor any other
     assert snapshot.raw_hosts == {}
 
 
