@@ -507,6 +507,14 @@ def test_import_missing_file(tmp_path):
         ("", r"is not valid JSON: Expecting value \(line 1, column 1\)"),
         ('{"key": "A", "value": 1}', r"should hold a JSON array .* it holds a JSON object\."),
         (b"\xff\xfe[]", r"is not UTF-8 text"),
+        (
+            '[{"key": "BANNER_TEXT", "host": "", "value": "new", "value": "newer"}]',
+            r"names 'value' twice in one object: JSON would keep only the last one silently\.",
+        ),
+        (
+            '[{"key": "BANNER_TEXT", "host": "", "value": {"a": 1, "a": 2}}]',
+            r"names 'a' twice in one object",
+        ),
     ],
 )
 def test_import_unreadable_file(tmp_path, text, message):

@@ -84,6 +84,22 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+class _NamedTwice(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An import file's object, refused if it names a field twice (``json`` would keep the last one silently)."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _NamedTwice(name)
+        found[name] = value
+    return found
+
+
 class Command(BaseCommand):
     help = (
         "List, read, change, export and import the per-host overrides of django.conf.settings; "
@@ -452,7 +468,11 @@ class Command(BaseCommand):
         except UnicodeDecodeError as error:
             raise CommandError(f"{path} is not UTF-8 text: {error.reason}.") from error
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_names)
+        except _NamedTwice as error:
+            raise CommandError(
+                f"{path} names {error.name!r} twice in one object: JSON would keep only the last one silently."
+            ) from None
         except json.JSONDecodeError as error:
             raise CommandError(
                 f"{path} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
