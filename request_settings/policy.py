@@ -17,6 +17,7 @@ from django.conf import LazySettings, global_settings, settings
 from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
+from django.views.debug import SafeExceptionReporterFilter
 
 from request_settings import appsettings, thirdparty, validators
 from request_settings.conf.settings import settings as conf
@@ -329,10 +330,28 @@ def _declared_checker(key: str) -> Validator | None:
         try:
             cleaned = field.clean(field.prepare_value(value))
         except ValidationError as error:
-            return "a value the declared field accepts (" + " ".join(error.messages) + ")"
+            return "a value the declared field accepts (" + " ".join(_masked_messages(key, error)) + ")"
         return None if cleaned == value else "a value of the declared field's type"
 
     return check
+
+
+def _masked_messages(key: str, error: ValidationError) -> list[str]:
+    """The field's messages; for a secret-looking key, what they quote (their params, such as the value) is masked."""
+    from request_settings.models import looks_secret  # models builds on this module
+
+    if not looks_secret(key):
+        return error.messages
+    mask = SafeExceptionReporterFilter.cleansed_substitute
+    messages = []
+    for each in error.error_list:
+        params = each.params
+        if isinstance(params, dict):
+            params = dict.fromkeys(params, mask)
+        elif params:
+            params = (mask,) * len(params)
+        messages.append(str(each.message) % params if params else str(each.message))
+    return messages
 
 
 TYPE_NAMES: dict[type, str] = {

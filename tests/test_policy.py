@@ -156,6 +156,16 @@ def test_a_key_longer_than_its_column_is_refused_one_of_255_characters_is_not():
         assert policy.refusal(longest + "A") == "longer than 255 characters, the size of the key column"
 
 
+@override_settings(
+    REQUEST_SETTINGS_FIELDS={"PARTNER_API_TOKEN": {"field": "django.forms.ChoiceField", "choices": [("a", "A")]}}
+)
+def test_the_declared_fields_message_never_quotes_a_secret_looking_keys_value():
+    assert policy.value_problem("PARTNER_API_TOKEN", "sk-live-123") == (
+        "a value the declared field accepts (Select a valid choice. ******************** is not one of the available "
+        "choices.)"
+    )
+
+
 # -- the type a form parses typed text into --------------------------------------------------------------------------
 
 
