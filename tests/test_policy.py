@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse_lazy
 from django.utils.safestring import mark_safe
@@ -157,12 +158,34 @@ def test_a_key_longer_than_its_column_is_refused_one_of_255_characters_is_not():
 
 
 @override_settings(
-    REQUEST_SETTINGS_FIELDS={"PARTNER_API_TOKEN": {"field": "django.forms.ChoiceField", "choices": [("a", "A")]}}
+    REQUEST_SETTINGS_FIELDS={
+        "PARTNER_API_TOKEN": {"field": "django.forms.ChoiceField", "choices": [("a", "A")]},
+        "PARTNER_API_PORT": {"field": "django.forms.IntegerField"},
+    }
 )
 def test_the_declared_fields_message_never_quotes_a_secret_looking_keys_value():
     assert policy.value_problem("PARTNER_API_TOKEN", "sk-live-123") == (
         "a value the declared field accepts (Select a valid choice. ******************** is not one of the available "
         "choices.)"
+    )
+    assert (
+        policy.value_problem("PARTNER_API_PORT", "eighty")
+        == "a value the declared field accepts (Enter a whole number.)"
+    )
+
+
+def refuse_quoting_positionally(value):
+    raise ValidationError("%s is not accepted", params=(value,))
+
+
+@override_settings(
+    REQUEST_SETTINGS_FIELDS={
+        "PARTNER_API_TOKEN": {"field": "django.forms.CharField", "validators": [refuse_quoting_positionally]}
+    }
+)
+def test_a_validators_positional_quote_of_a_secret_looking_keys_value_is_masked_too():
+    assert policy.value_problem("PARTNER_API_TOKEN", "sk-live-123") == (
+        "a value the declared field accepts (******************** is not accepted)"
     )
 
 
