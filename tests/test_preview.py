@@ -19,7 +19,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import AsyncClient, Client, override_settings
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from request_settings import preview
@@ -27,16 +27,9 @@ from request_settings.models import SettingDraft, SettingOverride, SettingOverri
 from request_settings.signals import override_changed
 from request_settings.store import store
 from tests import urls as test_urls
-from tests.utils import HostAsyncClient, logged_in_client
+from tests.utils import NEEDS_API, HostAsyncClient, logged_in_client, with_api
 
-try:
-    import rest_framework  # noqa: F401
-except ImportError:  # the extra 'api' (tox -e api runs the API tests)
-    HAS_API = False
-    urlpatterns = test_urls.urlpatterns
-else:
-    HAS_API = True
-    urlpatterns = [*test_urls.urlpatterns, path("api/settings/", include("request_settings.api.urls"))]
+urlpatterns, HAS_API = with_api(test_urls.urlpatterns)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -182,7 +175,7 @@ def test_every_path_refuses_a_draft_of_a_user_who_is_not_staff(django_user_model
     assert not SettingDraft.objects.exists()
 
 
-@pytest.mark.skipif(not HAS_API, reason="the extra 'api' is not installed (tox -e api runs these tests)")
+@pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
 def test_api_saves_lists_discards_and_publishes_drafts(author, other):
     from rest_framework.test import APIClient
 
@@ -210,7 +203,7 @@ def test_api_saves_lists_discards_and_publishes_drafts(author, other):
     assert api.delete(url).status_code == 404
 
 
-@pytest.mark.skipif(not HAS_API, reason="the extra 'api' is not installed (tox -e api runs these tests)")
+@pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
 def test_api_draft_needs_staff_and_the_rights_of_a_write(django_user_model):
     from rest_framework.test import APIClient
 

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.urls import include, path, reverse
+from django.urls import reverse
 
 from request_settings.models import SettingOverride, SettingSchedule
 from tests.urls import urlpatterns as site_urlpatterns
+from tests.utils import NEEDS_API, with_api
 
-try:
-    import rest_framework  # noqa: F401
-except ImportError:
-    if os.environ.get("REQUEST_SETTINGS_REQUIRE_EXTRAS"):
-        raise  # the api env: a missing extra is a failure
-    urlpatterns = site_urlpatterns
-    HAS_API = False
-else:
-    urlpatterns = [*site_urlpatterns, path("api/settings/", include("request_settings.api.urls"))]
-    HAS_API = True
-needs_api = pytest.mark.skipif(not HAS_API, reason="the extra 'api' is not installed (tox -e api runs these tests)")
+urlpatterns, HAS_API = with_api(site_urlpatterns)
+needs_api = pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 

@@ -7,29 +7,20 @@ the same input, refuse it with a clear error, write nothing on refusal and never
 from __future__ import annotations
 
 import json
-import os
 from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.urls import include, path, reverse
+from django.urls import reverse
 
 from request_settings.effective import row_problem
 from request_settings.models import SettingOverride, SettingOverrideChange
 from tests.urls import urlpatterns as site_urlpatterns
+from tests.utils import NEEDS_API, with_api
 
-try:
-    import rest_framework  # noqa: F401
-except ImportError:
-    if os.environ.get("REQUEST_SETTINGS_REQUIRE_EXTRAS"):
-        raise  # the api env: a missing extra is a failure
-    urlpatterns = site_urlpatterns
-    HAS_API = False
-else:
-    urlpatterns = [*site_urlpatterns, path("api/settings/", include("request_settings.api.urls"))]
-    HAS_API = True
-needs_api = pytest.mark.skipif(not HAS_API, reason="the extra 'api' is not installed (tox -e api runs these tests)")
+urlpatterns, HAS_API = with_api(site_urlpatterns)
+needs_api = pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 

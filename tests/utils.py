@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from django.test import AsyncClient
+from django.urls import URLPattern, URLResolver, include, path
+
+NEEDS_API = "the extra 'api' is not installed (tox -e api runs these tests)"
+"""The reason API tests skip in an env without Django REST framework."""
+
+
+def with_api(patterns: list[URLPattern | URLResolver]) -> tuple[list[URLPattern | URLResolver], bool]:
+    """``patterns`` plus the JSON API's under ``api/settings/`` when the extra 'api' is installed, and whether it is.
+
+    In the api env (``REQUEST_SETTINGS_REQUIRE_EXTRAS``) a missing extra is a failure, not a skip.
+    """
+    try:
+        import rest_framework  # noqa: F401
+    except ImportError:
+        if os.environ.get("REQUEST_SETTINGS_REQUIRE_EXTRAS"):
+            raise
+        return list(patterns), False
+    return [*patterns, path("api/settings/", include("request_settings.api.urls"))], True
 
 
 class HostAsyncClient(AsyncClient):
