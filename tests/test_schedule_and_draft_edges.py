@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from request_settings.models import SettingOverride, SettingSchedule
 from tests.urls import urlpatterns as site_urlpatterns
-from tests.utils import NEEDS_API, with_api
+from tests.utils import NEEDS_API, api_operator, with_api
 
 urlpatterns, HAS_API = with_api(site_urlpatterns)
 needs_api = pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
@@ -100,17 +100,7 @@ SCHEDULES = "request_settings_api:schedule-list"
 
 @pytest.fixture
 def operator(django_user_model):
-    from django.contrib.auth.models import Permission
-    from rest_framework.test import APIClient
-
-    user = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=[f"{a}_settingoverride" for a in ("view", "add", "change", "delete")])
-    )
-    client = APIClient()
-    client.force_authenticate(user)
-    client.user = user
-    return client
+    return api_operator(django_user_model)
 
 
 @needs_api

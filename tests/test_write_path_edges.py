@@ -17,7 +17,7 @@ from django.urls import reverse
 from request_settings.effective import row_problem
 from request_settings.models import SettingOverride, SettingOverrideChange
 from tests.urls import urlpatterns as site_urlpatterns
-from tests.utils import NEEDS_API, with_api
+from tests.utils import NEEDS_API, api_operator, with_api
 
 urlpatterns, HAS_API = with_api(site_urlpatterns)
 needs_api = pytest.mark.skipif(not HAS_API, reason=NEEDS_API)
@@ -50,16 +50,7 @@ def import_file(tmp_path, text, *args):
 
 @pytest.fixture
 def operator(django_user_model):
-    from django.contrib.auth.models import Permission
-    from rest_framework.test import APIClient
-
-    user = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=[f"{a}_settingoverride" for a in ("view", "add", "change", "delete")])
-    )
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return api_operator(django_user_model)
 
 
 # -- a secret-looking key's refused value is never echoed ------------------------------------------------------------

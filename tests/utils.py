@@ -53,3 +53,17 @@ def reads(queries) -> list[str]:
     its own, for its server-side cursor)."""
     control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
     return [query["sql"] for query in queries.captured_queries if not query["sql"].startswith(control)]
+
+
+def api_operator(user_model):
+    """An API client authenticated as a new staff user with every override permission (the user at ``client.user``)."""
+    from django.contrib.auth.models import Permission
+    from rest_framework.test import APIClient
+
+    user = user_model.objects.create_user("operator", password="pw", is_staff=True)
+    actions = ("view", "add", "change", "delete")
+    user.user_permissions.set(Permission.objects.filter(codename__in=[f"{a}_settingoverride" for a in actions]))
+    client = APIClient()
+    client.force_authenticate(user)
+    client.user = user
+    return client
