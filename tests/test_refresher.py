@@ -14,13 +14,9 @@ from request_settings import store as store_module
 from request_settings.models import SettingOverride
 from request_settings.refresher import Refresher
 from request_settings.store import store
+from tests.utils import background_refresher
 
 KEY = "SESSION_EXPIRE_SECONDS"
-
-
-def in_another_process(value, host=""):
-    with mock.patch.object(store, "invalidate"):
-        SettingOverride.objects.set(KEY, value, host=host)
 
 
 def wait_for(predicate, seconds=5.0):
@@ -34,11 +30,9 @@ def wait_for(predicate, seconds=5.0):
 
 @pytest.fixture
 def background():
-    store.reset()
-    store.background = True
-    yield
-    store.background = None
-    store.reset()
+    """The refresher on, and a write by another process (of ``KEY``) that never collides with its reads."""
+    with background_refresher() as another_process_sets:
+        yield lambda value, host="": another_process_sets(KEY, value, host)
 
 
 def test_off_under_djangos_test_runner():
@@ -54,7 +48,7 @@ def test_the_thread_brings_another_process_change_without_any_request_waiting(ba
     SettingOverride.objects.set(KEY, 600)
     assert store.get().all_hosts == {KEY: 600}
     assert isinstance(store.refresher, Refresher) and store.refresher.is_alive()
-    in_another_process(60)
+    background(60)
     assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}), "the change never arrived"
     assert store.get().all_hosts == {KEY: 60}
 
@@ -103,7 +97,7 @@ def test_listen_notify_delivers_a_change_long_before_the_next_poll(background):
     assert wait_for(lambda: store.refresher._listening is not None)
     listening_since = store.refresher.rounds
     assert wait_for(lambda: store.refresher.rounds >= listening_since + 2)  # still listening, slice after slice
-    in_another_process(60)
+    background(60)
     assert wait_for(lambda: store.cached().all_hosts == {KEY: 60}, seconds=10)  # the poll would take 30 s
 
 

@@ -18,7 +18,7 @@ from request_settings import changes
 from request_settings import store as store_module
 from request_settings.models import ChangedRow, ChangeVersion, SettingOverride, Undecodable
 from request_settings.store import SnapshotStore, store
-from tests.utils import reads
+from tests.utils import background_refresher, reads
 
 TABLE = SettingOverride._meta.db_table
 
@@ -649,22 +649,18 @@ async def test_a_forked_child_serving_only_async_requests_starts_its_refresher()
     from request_settings.refresher import Refresher
 
     await sync_to_async(SettingOverride.objects.set)("SESSION_EXPIRE_SECONDS", 60)
-    store.background = True
-    try:
+    with background_refresher() as in_another_process:
         await store.aget()
         store.stop_refresher()
         store.after_fork()  # the child: the snapshot is inherited, the thread is not
         await store.aget()
         assert isinstance(store.refresher, Refresher) and store.refresher.is_alive()
-        await sync_to_async(another_process_sets)("SESSION_EXPIRE_SECONDS", 61)
+        await sync_to_async(in_another_process)("SESSION_EXPIRE_SECONDS", 61)
         for _ in range(100):  # the refresher keeps this store current (every 0.5 s)
             if store.cached().all_hosts == {"SESSION_EXPIRE_SECONDS": 61}:
                 break
             await asyncio.sleep(0.05)
         assert store.cached().all_hosts == {"SESSION_EXPIRE_SECONDS": 61}
-    finally:
-        store.background = None
-        store.stop_refresher()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
 
 from django.test import AsyncClient
 from django.urls import URLPattern, URLResolver, include, path
@@ -67,3 +72,36 @@ def api_operator(user_model):
     client.force_authenticate(user)
     client.user = user
     return client
+
+
+@contextmanager
+def background_refresher() -> Iterator[Callable[..., None]]:
+    """Turn the store's refresher thread on (off under test runners), and yield a write standing for another process.
+
+    The test database is an in-memory SQLite in shared-cache mode, where a reader's statement locks its whole table
+    and a writer meeting that lock fails at once ('database table is locked') instead of waiting out the busy timeout
+    as it would on a database file. So the write waits for the thread's round in progress and holds off the next.
+    """
+    from request_settings.models import SettingOverride
+    from request_settings.store import store
+
+    gate = threading.Lock()
+    refresh = store.refresh
+
+    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        with gate:
+            return refresh(*args, **kwargs)
+
+    def another_process_sets(key: str, value: object, host: str = "") -> None:
+        """The row and its change version, but no invalidation in this process."""
+        with gate, mock.patch.object(store, "invalidate"):
+            SettingOverride.objects.set(key, value, host=host)
+
+    store.reset()
+    store.background = True
+    try:
+        with mock.patch.object(store, "refresh", one_at_a_time):
+            yield another_process_sets
+    finally:
+        store.background = None
+        store.reset()
