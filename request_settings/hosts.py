@@ -7,6 +7,7 @@ normalises and refuses alike, with the same message.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
+from django.utils.encoding import punycode
 from django.utils.translation import gettext_lazy as _
 
 from request_settings.exceptions import InvalidHost
@@ -37,8 +39,9 @@ def normalise_host(host: str | None) -> str:
 def clean_host(host: object, *, patterns: bool = True) -> str:
     """The stored form of ``host``: ``""`` for all hosts, a host name, or (with ``patterns``) ``*.example.com``.
 
-    Case, a port and a trailing dot are normalised away, as Django does for a request's host; anything a request's
-    host can never match (a URL, a leading dot, an empty label, a non-string) raises ``InvalidHost``.
+    Case, a port and a trailing dot are normalised away, as Django does for a request's host, and an internationalised
+    name is stored in the ASCII form its requests carry; anything a request's host can never match (a URL, a leading
+    dot, an empty label, a non-string) raises ``InvalidHost``.
     """
     if host is None:
         return ""
@@ -47,7 +50,7 @@ def clean_host(host: object, *, patterns: bool = True) -> str:
         if text in ("", str(ALL_HOSTS_LABEL)):
             return ""
         wildcard = patterns and text.startswith(PATTERN_PREFIX)
-        body = text[len(PATTERN_PREFIX) :] if wildcard else text
+        body = _ascii_form(text[len(PATTERN_PREFIX) :] if wildcard else text)
         domain, _port = split_domain_port(body)
         valid = bool(domain) and len(domain) <= MAX_HOST_LENGTH and not domain.startswith(".") and ".." not in domain
         if valid and not (wildcard and domain.startswith("[")):
@@ -56,6 +59,27 @@ def clean_host(host: object, *, patterns: bool = True) -> str:
     if patterns:
         accepted += ", a pattern such as '*.example.com' for every subdomain of example.com,"
     raise InvalidHost(f"{host!r} is not a host: expected {accepted} or '' for all hosts.")
+
+
+def _ascii_form(name: str) -> str:
+    """An internationalised name (``bücher.example``) as a browser sends it (``xn--bcher-kva.example``); ``""`` if
+    it cannot be one.
+
+    Invisible, control and space characters are refused rather than dropped as IDNA 2003 would (``bü\u00adcher``
+    would silently name ``bücher``), and so are the four letters that IDNA 2003 and browsers encode differently.
+    """
+    if name.isascii():
+        return name
+    if any(char in _IDNA_DEVIATIONS or unicodedata.category(char)[0] in "CZ" for char in name):
+        return ""
+    domain, colon, port = name.partition(":")  # a non-ASCII name is no IPv6 literal: a colon starts the port
+    try:
+        return punycode(domain) + colon + port
+    except UnicodeError:  # an empty label, or one longer than 63 once encoded
+        return ""
+
+
+_IDNA_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")  # ß, ς, ZWNJ, ZWJ (UTS 46 deviations)
 
 
 def is_pattern(host: str) -> bool:

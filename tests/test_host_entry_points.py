@@ -10,11 +10,13 @@ import re
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
+from request_settings import activate
 from request_settings.models import SettingOverride
 
 pytestmark = pytest.mark.django_db
@@ -85,29 +87,39 @@ def test_import_refuses_a_host_that_is_not_a_string_saying_it_as_json(tmp_path):
     assert SettingOverride.objects.count() == 0
 
 
-@pytest.mark.parametrize("host", NORMALISED)
-def test_every_entry_point_normalises_a_host_like_a_request(editor, tmp_path, host):
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [*((host, "a.localhost") for host in NORMALISED), ("Bücher.localhost:8000", "xn--bcher-kva.localhost")],
+)
+def test_every_entry_point_normalises_a_host_like_a_request(editor, tmp_path, host, expected):
     def stored():
         rows = list(SettingOverride.objects.values_list("host", flat=True))
         SettingOverride.objects.all().delete()
         return rows
 
     editor.post(reverse("admin:request_settings_settingoverride_add"), {"key": "X_KEY", "host": host, "value": "1"})
-    assert stored() == ["a.localhost"]
+    assert stored() == [expected]
     editor.post(reverse("request_settings:edit"), {"key": "X_KEY", "host": host, "value": "1"})
-    assert stored() == ["a.localhost"]
+    assert stored() == [expected]
     command("set", "X_KEY", "1", "--host", host)
-    assert stored() == ["a.localhost"]
+    assert stored() == [expected]
     command("import", import_file(tmp_path, host))
-    assert stored() == ["a.localhost"]
+    assert stored() == [expected]
+    SettingOverride.objects.set("X_KEY", 1, host=host)
+    assert stored() == [expected]
 
-    SettingOverride.objects.set("X_KEY", 1, host="a.localhost")
-    assert json.loads(command("export", "--host", host)) == [{"key": "X_KEY", "host": "a.localhost", "value": 1}]
-    assert "a.localhost" in command("list", "--host", host)
+    SettingOverride.objects.set("X_KEY", 1, host=expected)
+    assert json.loads(command("export", "--host", host)) == [{"key": "X_KEY", "host": expected, "value": 1}]
+    assert expected in command("list", "--host", host)
     effective = editor.get(reverse("admin:request_settings_settingoverride_effective"), {"host": host})
-    assert effective.context["host"] == "a.localhost"
+    assert effective.context["host"] == expected
     filtered = editor.get(reverse("admin:request_settings_settingoverride_changelist"), {"host": host})
-    assert [row.host for row in filtered.context["cl"].result_list] == ["a.localhost"]
+    assert [row.host for row in filtered.context["cl"].result_list] == [expected]
+    with activate(host):
+        assert settings.X_KEY == 1
+    with override_settings(ALLOWED_HOSTS=[".localhost"]):  # the Host header a browser sends for it
+        response = Client().get("/echo/", {"keys": "X_KEY"}, headers={"host": f"{expected}:8000"})
+    assert response.json()["values"] == {"X_KEY": 1}
     command("unset", "X_KEY", "--host", host)
     assert stored() == []
 

@@ -62,6 +62,10 @@ def test_a_host_allowed_hosts_refuses_maps_to_all_hosts():
         ("*.eu.example.com", "*.eu.example.com"),
         ("a" * 249 + ".com", "a" * 249 + ".com"),  # 253 characters: the longest DNS name
         ("*." + "a" * 249 + ".com", "*." + "a" * 249 + ".com"),  # its pattern still fits the column (255)
+        ("Bücher.example", "xn--bcher-kva.example"),  # as a browser sends it in the Host header
+        ("bücher.example.:8000", "xn--bcher-kva.example"),
+        ("*.Bücher.example", "*.xn--bcher-kva.example"),
+        ("пример.испытание", "xn--e1afmkfd.xn--80akhbyknj4f"),
     ],
 )
 def test_clean_host_normalises_what_a_request_could_match(raw, expected):
@@ -85,6 +89,20 @@ def test_clean_host_normalises_what_a_request_could_match(raw, expected):
         "shop_1.example.com",
         "a.localhost\n",
         "a.local\x00host",
+        "bü\x00cher.example",
+        "bü\x85cher.example",  # a C1 control
+        "bücher\u200b.example",  # invisible: IDNA 2003 would drop it, silently naming another host
+        "bü\u00adcher.example",  # a soft hyphen, dropped likewise
+        "bücher\u2028.example",
+        "bücher\u202e.example",  # a bidi control
+        "\u00a0bücher.example",  # a no-break space
+        "bü cher.example",
+        "straße.example",  # IDNA 2003 gives strasse, browsers xn--strae-oqa: no guess between them
+        "ς.example",
+        "a\u200db.example",
+        "é" * 64 + ".example",  # a label of 64 characters once encoded
+        "bücher..example",
+        "*.bücher.example:port",
         "a" * 250 + ".com",  # 254 characters
         "*." + "a" * 250 + ".com",
         5,
