@@ -393,7 +393,8 @@ def existing_site() -> Rule:
 
 
 def json_problem(value: Any, *, max_depth: int, max_size: int) -> str | None:
-    """What is wrong with ``value`` as a stored value: not JSON, NUL characters, unbounded numbers, too deep or large.
+    """What is wrong with ``value`` as a stored value: not JSON, NUL or lone surrogates, unbounded numbers, too deep or
+    large.
 
     Iterative, so that a value nested far deeper than Python's recursion limit is refused rather than crashing.
     """
@@ -421,7 +422,10 @@ def json_problem(value: Any, *, max_depth: int, max_size: int) -> str | None:
             stack.extend((child, depth + 1) for child in item.values())
         else:
             return "a JSON value (string, number, true/false, null, list or object)"
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    except UnicodeEncodeError:  # JSON can spell half a surrogate pair ("\\ud800"): no encoding (nor jsonb) holds it
+        return "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"
     if size > max_size:
         return f"a JSON value of at most {max_size} bytes (REQUEST_SETTINGS_MAX_VALUE_SIZE), not {size}"
     return None

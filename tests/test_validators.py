@@ -21,6 +21,10 @@ pytestmark = pytest.mark.django_db
         ("a\x00b", "a string without NUL characters"),
         ({"a\x00": 1}, "an object whose keys are strings without NUL characters"),
         ({1: "a"}, "an object whose keys are strings without NUL characters"),
+        ("a\ud800b", "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"),
+        ([["\udfff"]], "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"),
+        ({"\udc80": 1}, "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"),
+        ("😀 \ufffd \uffff \U0010ffff", None),  # every code point outside the surrogates is a character
         (object(), "a JSON value (string, number, true/false, null, list or object)"),
         ([1, (2, {"x": [float("nan")]})], "a finite number"),
     ],

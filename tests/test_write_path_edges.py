@@ -263,3 +263,30 @@ def test_a_nul_character_is_refused_with_one_reason_everywhere(admin_client, set
     assert str(refused_by_command.value) == reason
     assert response.context["form"].errors["value"] == [reason]
     assert table() == []
+
+
+# -- a lone UTF-16 surrogate (JSON can spell one, no text encoding holds it) is refused on every path -------------------
+
+SURROGATE = "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"
+
+
+@pytest.mark.parametrize("value", ["\ud800", ["ok", {"x": "\udfff"}]], ids=["string", "nested"])
+def test_a_lone_surrogate_is_refused_with_one_reason_on_every_write_path(tmp_path, django_user_model, value):
+    import datetime as dt
+
+    from request_settings import preview
+
+    spelled = json.dumps(value)  # JSON as a file or a command line would spell it: "\ud800"
+    for write in (
+        lambda: SettingOverride.objects.set("MY_TEXT", value),
+        lambda: SettingOverride.objects.schedule("MY_TEXT", value, start=dt.datetime(2031, 1, 1, tzinfo=dt.UTC)),
+        lambda: preview.save_draft(django_user_model.objects.create(username="ed", is_staff=True), "MY_TEXT", value),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            write()
+        assert SURROGATE in " ".join(refused.value.messages)
+    with pytest.raises(CommandError, match=r"\\ud800 to \\udfff"):
+        command("set", "MY_TEXT", spelled)
+    message, _err = import_file(tmp_path, json.dumps([{"key": "MY_TEXT", "value": value}]))
+    assert SURROGATE in message
+    assert table() == []
