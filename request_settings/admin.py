@@ -8,6 +8,8 @@ model permissions everything. Secrets are masked wherever values are shown, and 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -15,7 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import PAGE_VAR
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import router, transaction
 from django.db.models import Model, QuerySet
@@ -135,7 +137,34 @@ class HostFilter(admin.SimpleListFilter):
         return rows
 
 
-class _RefusedWriteIsAMessage(admin.ModelAdmin):  # type: ignore[type-arg]
+def _nul_refused(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``view``, answering 400 to a query string holding a NUL character: PostgreSQL refuses one in any text, even in
+    a WHERE clause, so a filter such as ``?key=A%00B`` would be a server error there (and finds nothing anywhere)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if any("\x00" in name or any("\x00" in value for value in values) for name, values in request.GET.lists()):
+            raise BadRequest("A NUL character in the query string.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class _AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The base of the app's admins: every view of theirs, Django's and ours, refuses a NUL in the query string."""
+
+    def get_urls(self) -> list[URLPattern]:
+        urls = [*self._own_urls(), *super().get_urls()]
+        for url in urls:
+            url.callback = _nul_refused(url.callback)
+        return urls
+
+    def _own_urls(self) -> list[URLPattern]:
+        """The admin's own views, before Django's (whose ``<path:object_id>/`` would take their paths)."""
+        return []
+
+
+class _RefusedWriteIsAMessage(_AppAdmin):
     """The write API checks again, under its lock, what the form checked: a change someone saved meanwhile can make
     it refuse. The page is shown again with the reason (nothing written: the view's transaction rolls back), not a
     server error."""
@@ -342,7 +371,7 @@ class SettingOverrideAdmin(_RefusedWriteIsAMessage):
 
     # -- extra views -------------------------------------------------------------------------------------------------
 
-    def get_urls(self) -> list[URLPattern]:
+    def _own_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
@@ -354,7 +383,6 @@ class SettingOverrideAdmin(_RefusedWriteIsAMessage):
                 wrap(require_POST(self.revert_view)),
                 name="{}_{}_revert".format(*info),
             ),
-            *super().get_urls(),
         ]
 
     def hosts_view(self, request: HttpRequest) -> JsonResponse:
@@ -624,7 +652,7 @@ def _effective_line(item: effective.Effective, visible: bool) -> dict[str, Any]:
     }
 
 
-class SettingGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SettingGrantAdmin(_AppAdmin):
     """Grants: edited only with the SettingGrant model permissions (a grant never gives rights over grants)."""
 
     list_display = ["__str__", "user", "group", "hosts", "keys", "can_edit"]
@@ -645,7 +673,7 @@ class SettingGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]
 
 
-class SettingDraftAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SettingDraftAdmin(_AppAdmin):
     """The signed-in user's own drafts: preview them in this browser, publish them, or discard them.
 
     Drafts are saved with "Save as draft" on the override form (or the site form, the API, the command); here each
@@ -695,14 +723,13 @@ class SettingDraftAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def value_display(self, obj: SettingDraft) -> str:
         return "(remove the override)" if obj.remove else display_value(obj.key, obj.value, limit=LIST_VALUE_CHARS)
 
-    def get_urls(self) -> list[URLPattern]:
+    def _own_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
             path("preview/", wrap(require_POST(self.preview_view)), name="{}_{}_preview".format(*info)),
             path("publish/", wrap(self.publish_view), name="{}_{}_publish".format(*info)),
             path("discard/", wrap(self.discard_view), name="{}_{}_discard".format(*info)),
-            *super().get_urls(),
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -939,13 +966,12 @@ class SettingScheduleAdmin(_RefusedWriteIsAMessage):
             for obj in rows:
                 get_override_model()._default_manager.unschedule(obj, user=request.user)
 
-    def get_urls(self) -> list[URLPattern]:
+    def _own_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
             path("timeline/", wrap(self.timeline_view), name="{}_{}_timeline".format(*info)),
             path("hosts/", wrap(self.hosts_view), name="{}_{}_hosts".format(*info)),
-            *super().get_urls(),
         ]
 
     def hosts_view(self, request: HttpRequest) -> JsonResponse:

@@ -133,6 +133,8 @@ class SettingOverrideManager(models.Manager[_Override]):
     def unset(self, key: str, host: str = "", user: UserLike = None) -> bool:
         """Remove the override of ``key`` for ``host``; False when there was none."""
         host = self._clean_host(host)
+        if "\x00" in key:  # no row holds one; PostgreSQL refuses it even in a WHERE clause
+            return False
         with transaction.atomic(using=router.db_for_write(self.model)):
             row = self.select_for_update().filter(key=key, host=host).first()
             if row is None:

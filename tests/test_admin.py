@@ -675,3 +675,38 @@ def test_the_change_permission_alone_shows_every_row_and_every_hosts_effective_s
         response = changer.get(reverse(EFFECTIVE), params)
         assert response.status_code == 200
         assert not any(line["hidden"] for line in response.context["lines"])
+
+
+# -- a NUL character in a query string -------------------------------------------------------------------------------
+
+
+def our_admin_urls():
+    """Every URL of the app's admins (Django's views and ours), with a real row's id where one is needed."""
+    from django.contrib import admin
+
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "request_settings":
+            continue
+        for pattern in model_admin.get_urls():
+            if pattern.name is None:
+                continue  # Django's catch-all that redirects an old-style change URL
+            ids = {"object_id": model._default_manager.first(), "change_id": SettingOverrideChange.objects.first()}
+            kwargs = {name: ids[name].pk for name in pattern.pattern.regex.groupindex}
+            yield reverse(f"admin:{pattern.name}", kwargs=kwargs)
+
+
+def test_a_nul_in_any_query_parameter_of_our_admin_is_a_400_not_a_query(django_user_model, admin_client):
+    """PostgreSQL refuses a NUL in any text, even in a WHERE clause: a ?key=A%00B filter was a 500 there."""
+    from request_settings.models import SettingDraft, SettingGrant, SettingSchedule
+
+    row = SettingOverride.objects.set("SESSION_EXPIRE_SECONDS", 60)
+    SettingGrant.objects.create(user=django_user_model.objects.get(), hosts="*", keys="*")
+    SettingDraft.objects.create(key="SESSION_EXPIRE_SECONDS", value=61, author=django_user_model.objects.get())
+    SettingSchedule.objects.create(key="SESSION_EXPIRE_SECONDS", value=62, start=row.updated_at)
+    urls = sorted(set(our_admin_urls()))
+    assert len(urls) >= 20  # the changelists, forms, histories and our own views of four admins
+    for url in urls:
+        for query in ("key=A%00B", "q=A%00B", "host=a%00b", "term=a%00", "A%00B=1"):
+            response = admin_client.get(f"{url}?{query}")
+            assert response.status_code == 400, (url, query, response.status_code)
+    assert admin_client.get(reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS"}).status_code == 200

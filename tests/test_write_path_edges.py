@@ -265,6 +265,14 @@ def test_a_nul_character_is_refused_with_one_reason_everywhere(admin_client, set
     assert table() == []
 
 
+def test_unset_of_a_key_with_a_nul_removes_nothing_and_queries_nothing(django_assert_num_queries):
+    """No row can hold it (PostgreSQL refuses a NUL in any text, even in a WHERE clause: this was a DataError)."""
+    SettingOverride.objects.set("MY_TEXT", "kept")
+    with django_assert_num_queries(0):
+        assert SettingOverride.objects.unset("MY_TEXT\x00") is False
+    assert table() == [("MY_TEXT", "", "kept")]
+
+
 # -- a lone UTF-16 surrogate (JSON can spell one, no text encoding holds it) is refused on every path -------------------
 
 SURROGATE = "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"
