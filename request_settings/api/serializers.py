@@ -14,11 +14,42 @@ from rest_framework import serializers
 
 from request_settings.effective import MISSING, Effective, Source, row_problem
 from request_settings.forms import host_label, is_secret
+from request_settings.jsonfield import Undecodable
 
 
 def masked(key: str, value: Any) -> Any:
-    """``value`` as JSON with what Django's error reports would hide hidden."""
+    """``value`` as JSON with what Django's error reports would hide hidden.
+
+    A stored value Python cannot decode (``Undecodable``, written behind the app's back) reads as null: the row's
+    ``problem`` says why, and the audit keeps its stored text.
+    """
+    if isinstance(value, Undecodable):
+        return None
     return get_default_exception_reporter_filter().cleanse_setting(key, value)
+
+
+def refuse_unknown_fields(serializer: serializers.Serializer[Any], expected: str) -> None:
+    """A 400 naming each field of the body the serializer does not know: ignored, a misspelt one would go unseen."""
+    data = serializer.initial_data
+    unknown = sorted(set(data) - set(serializer.fields)) if isinstance(data, dict) else []
+    if unknown:
+        raise serializers.ValidationError(
+            {name: [f"Unknown field {name!r}: the body is {expected}."] for name in unknown}
+        )
+
+
+class StrictCharField(serializers.CharField):
+    """Text taken as sent: REST framework's CharField would turn 5 into "5" and strip a trailing line break, where
+    the write API (and a PUT's URL and ``?host=``) refuses both."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
 
 
 class OverrideSerializer(serializers.Serializer[Any]):
@@ -61,11 +92,7 @@ class OverrideValueSerializer(serializers.Serializer[Any]):
     value = serializers.JSONField(allow_null=True, help_text="The new value, as JSON.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - {"value"})
-        if unknown:
-            raise serializers.ValidationError(
-                {name: [f'Unknown field {name!r}: the body is {{"value": ...}} only.'] for name in unknown}
-            )
+        refuse_unknown_fields(self, '{"value": ...} only')
         return attrs
 
 
@@ -93,10 +120,7 @@ class DraftBodySerializer(serializers.Serializer[Any]):
     remove = serializers.BooleanField(required=False, default=False, help_text="Draft the removal of the override.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - {"value", "remove"})
-        if unknown:
-            expected = 'the body is {"value": ...} or {"remove": true}'
-            raise serializers.ValidationError({name: [f"Unknown field {name!r}: {expected}."] for name in unknown})
+        refuse_unknown_fields(self, '{"value": ...} or {"remove": true}')
         if attrs.get("remove") == ("value" in attrs):
             raise serializers.ValidationError('Give either "value" or "remove": true.')
         return attrs
@@ -198,8 +222,8 @@ class ScheduleSerializer(serializers.Serializer[Any]):
     """
 
     id = serializers.IntegerField(read_only=True)
-    key = serializers.CharField(max_length=255)
-    host = serializers.CharField(max_length=255, allow_blank=True, default="", help_text='The host; "" for every host.')
+    key = StrictCharField(max_length=255)
+    host = StrictCharField(max_length=255, allow_blank=True, default="", help_text='The host; "" for every host.')
     value = serializers.JSONField(
         allow_null=True, help_text="The JSON value; masked when read if the key looks secret."
     )
@@ -210,6 +234,11 @@ class ScheduleSerializer(serializers.Serializer[Any]):
         required=False, allow_null=True, default=None, help_text="With a UTC offset; absent or null: until changed."
     )
     created_by = serializers.SerializerMethodField(help_text="The username of who scheduled it, or null.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The read-only fields (id, created_by) of a listed window sent back are ignored, as REST framework does.
+        refuse_unknown_fields(self, '{"key", "host", "value", "start", "end"} (host, start and end may be left out)')
+        return attrs
 
     def to_representation(self, instance: Any) -> Any:
         data = super().to_representation(instance)

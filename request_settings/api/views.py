@@ -17,9 +17,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
+from rest_framework.request import Request, clone_request
 from rest_framework.response import Response
 
 from request_settings import audit, effective, preview, schedules
@@ -59,6 +60,35 @@ class SafeJSONParser(JSONParser):
             raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
+class Metadata(SimpleMetadata):
+    """OPTIONS: the body each write takes, described without looking a row up.
+
+    REST framework's own would call ``get_object()`` (these views have no queryset: a 500), and its answer would tell
+    whether the user may write that row, so whether it exists.
+    """
+
+    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
+        actions: dict[str, Any] = {}
+        bodies: dict[str, Any] = getattr(view.schema, "requests", {})
+        for method in sorted({"PUT", "POST"} & set(view.allowed_methods)):
+            view.request = clone_request(request, method)
+            try:
+                view.check_permissions(view.request)
+            except exceptions.APIException:
+                continue
+            finally:
+                view.request = request
+            body = bodies[method] if method in bodies else view.get_serializer_class()
+            if body is not None:
+                actions[method] = self.get_serializer_info(body() if isinstance(body, type) else body)
+        return actions
+
+
+def _storable(key: str) -> bool:
+    """Whether a row could have ``key``: PostgreSQL refuses a NUL in any text, even in a query (a 500, not "none")."""
+    return "\x00" not in key
+
+
 def _host_param(request: Request, *, default: str | None = "", patterns: bool = True) -> str | None:
     """The ``host`` query parameter through the one host rule (``hosts.clean_host``); a 400 naming it if refused."""
     text = request.query_params.get("host")
@@ -80,6 +110,7 @@ def _visible(request: Request, items: Iterable[_T], key_host: Callable[[_T], tup
 class _Base(GenericAPIView):  # type: ignore[type-arg]
     permission_classes = [OverridePermission]
     pagination_class = None
+    metadata_class = Metadata
 
 
 class _FilteredList(ListAPIView):  # type: ignore[type-arg]
@@ -87,6 +118,7 @@ class _FilteredList(ListAPIView):  # type: ignore[type-arg]
 
     permission_classes = [OverridePermission]
     pagination_class = Pagination
+    metadata_class = Metadata
 
     def filter_queryset(self, queryset: Any) -> Any:
         host = _host_param(self.request, default=None)
@@ -94,7 +126,7 @@ class _FilteredList(ListAPIView):  # type: ignore[type-arg]
             queryset = queryset.filter(host=host)
         key = self.request.query_params.get("key")
         if key is not None:
-            queryset = queryset.filter(key=key)
+            queryset = queryset.filter(key=key) if _storable(key) else queryset.none()
         return self.visible(queryset)
 
     def visible(self, queryset: Any) -> Any:
@@ -136,7 +168,8 @@ class OverrideDetailView(_Base):
         """(host, the row or an unsaved one), after the permission check: a 403 never tells whether a row exists."""
         host = _host_param(request)
         assert host is not None
-        row = get_override_model()._default_manager.select_related("updated_by").filter(key=key, host=host).first()
+        rows = get_override_model()._default_manager.select_related("updated_by")
+        row = rows.filter(key=key, host=host).first() if _storable(key) else None
         self.check_object_permissions(request, row if row is not None else override_for(key, host))
         return host, row
 
@@ -205,7 +238,7 @@ class DraftDetailView(_Base):
         body.is_valid(raise_exception=True)
         remove = body.validated_data["remove"]
         # The rights saving would need: delete for a removal, add or change for a value.
-        row = get_override_model()._default_manager.filter(key=key, host=host).first()
+        row = get_override_model()._default_manager.filter(key=key, host=host).first() if _storable(key) else None
         target = row if row is not None else override_for(key, host)
         action: Action = "delete" if remove else ("add" if row is None else "change")
         if not allowed(request.user, action, target):
@@ -221,7 +254,7 @@ class DraftDetailView(_Base):
     def delete(self, request: Request, key: str) -> Response:
         host = _host_param(request)
         assert host is not None
-        if not preview.drafts_of(request.user).filter(key=key, host=host).delete()[0]:
+        if not _storable(key) or not preview.drafts_of(request.user).filter(key=key, host=host).delete()[0]:
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
 
