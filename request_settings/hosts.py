@@ -65,12 +65,15 @@ def _ascii_form(name: str) -> str:
     """An internationalised name (``bücher.example``) as a browser sends it (``xn--bcher-kva.example``); ``""`` if
     it cannot be one.
 
-    Invisible, control and space characters are refused rather than dropped as IDNA 2003 would (``bü\u00adcher``
-    would silently name ``bücher``), and so are the four letters that IDNA 2003 and browsers encode differently.
+    Beyond ASCII, only letters, marks and digits: Python's codec (IDNA 2003) would drop invisible characters
+    (``bü\u00adcher`` would silently name ``bücher``) and encode symbols that browsers (IDNA 2008) refuse. The four
+    letters the two encode differently are refused too: no guess between them.
     """
     if name.isascii():
         return name
-    if any(char in _IDNA_DEVIATIONS or unicodedata.category(char)[0] in "CZ" for char in name):
+    if any(
+        not char.isascii() and (char in _IDNA_DEVIATIONS or unicodedata.category(char)[0] not in "LMN") for char in name
+    ):
         return ""
     domain, colon, port = name.partition(":")  # a non-ASCII name is no IPv6 literal: a colon starts the port
     try:

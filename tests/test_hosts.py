@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import RequestFactory
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from request_settings.exceptions import InvalidHost
 from request_settings.hosts import (
@@ -97,6 +100,9 @@ def test_clean_host_normalises_what_a_request_could_match(raw, expected):
         "bücher\u202e.example",  # a bidi control
         "\u00a0bücher.example",  # a no-break space
         "bü cher.example",
+        "¡.example",  # a symbol: IDNA 2003 encodes it (xn--7a), browsers refuse it
+        "♥.example",
+        "shop\u3002example",  # an ideographic full stop: type the dot
         "straße.example",  # IDNA 2003 gives strasse, browsers xn--strae-oqa: no guess between them
         "ς.example",
         "a\u200db.example",
@@ -118,6 +124,18 @@ def test_clean_host_refuses_what_no_request_can_match_with_one_message(raw):
         "are ignored), a pattern such as '*.example.com' for every subdomain of example.com, or '' for all hosts."
     )
     assert isinstance(raised.value, ValueError)
+
+
+@examples(max_examples=500, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"\A[\w.:*-]{1,40}\Z"))
+def test_whatever_is_typed_is_refused_or_stored_as_a_request_host_could_be(text):
+    """Any text: InvalidHost, or a host (or pattern) whose request would carry it as is, ASCII and validated."""
+    try:
+        host = clean_host(text)
+    except InvalidHost:
+        return
+    name = host.removeprefix("*.")
+    assert host == "" or (host.isascii() and normalise_host(name) == name), (text, host)
 
 
 def test_clean_host_without_patterns_refuses_a_pattern():
