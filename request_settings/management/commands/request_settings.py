@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command, get_commands
@@ -40,6 +42,26 @@ _NOT_SET = "(not set)"
 _FIELDS = ("key", "host", "value")
 _WINDOW_FIELDS = ("start", "end")
 """An export entry with these is a scheduled value (``objects.schedule``); files written before have none."""
+MAX_FILE_SIZE = 64 * 1024 * 1024
+"""The most ``import`` reads (64 MiB): an export of thousands of rows is far smaller, and a huge or endless input
+(``/dev/zero``) is refused after this much instead of filling the memory."""
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""What a terminal would obey or hide rather than show: C0/C1 controls, line separators, bidi controls, surrogates."""
+
+
+def _printable(text: str) -> str:
+    """``text`` with each character of ``_UNPRINTABLE`` spelled ``\\u001b``: still valid inside a JSON string (so an
+    export round-trips), and a row written behind the app's back cannot drive or fool the operator's terminal."""
+    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _text(text: str) -> str:
+    """argparse type of a value or username: bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not UTF-8 text (is the terminal's encoding UTF-8?)") from None
+    return text
 
 
 def _host(text: str) -> str:
@@ -126,6 +148,7 @@ class Command(BaseCommand):
         def user_option(sub: CommandParser) -> None:
             sub.add_argument(
                 "--user",
+                type=_text,
                 metavar="USERNAME",
                 help="Record this user as the author of the change (audit).",
             )
@@ -146,7 +169,7 @@ class Command(BaseCommand):
 
         sub = actions.add_parser("set", help="Override KEY with VALUE (typed and validated like the admin form).")
         sub.add_argument("key", metavar="KEY")
-        sub.add_argument("value", metavar="VALUE", help="Text, parsed as the admin form parses it.")
+        sub.add_argument("value", type=_text, metavar="VALUE", help="Text, parsed as the admin form parses it.")
         host_option(sub, "Override for this host only; default: every host.")
         user_option(sub)
         draft_option(sub)
@@ -183,7 +206,7 @@ class Command(BaseCommand):
         host_option(sub, "Only the rows of this host ('' for the all-hosts rows); default: every row.")
 
         sub = actions.add_parser("import", help="Apply a file written by `export`: all or nothing.")
-        sub.add_argument("file", metavar="FILE")
+        sub.add_argument("file", metavar="FILE", help="The file to read (at most 64 MiB); - reads stdin.")
         sub.add_argument("--dry-run", action="store_true", help="Show what would change; write nothing.")
         sub.add_argument(
             "--replace",
@@ -225,7 +248,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action: str = options["action"]
-        getattr(self, f"_{action}")(options)
+        try:
+            getattr(self, f"_{action}")(options)
+        except DatabaseError as error:  # a write failing here is rolled back by its atomic block
+            raise CommandError(f"Cannot {action}: the database failed: {error}.") from error
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -238,11 +264,11 @@ class Command(BaseCommand):
         if not found:
             where = "" if host is None else f" for {host_label(host)}"
             self.stdout.write(f"No overrides{where}.")
-        width = max((len(host_label(row_host)) for row_host, _key, _value in found), default=0)
+        width = max((len(_printable(host_label(row_host))) for row_host, _key, _value in found), default=0)
         for row_host, key, value in found:
-            line = f"{host_label(row_host):<{width}}  {key} = {display_value(key, value)}"
+            line = f"{_printable(host_label(row_host)):<{width}}  {key} = {display_value(key, value)}"
             problem = row_problem(key, value, row_host)
-            self.stdout.write(line if problem is None else f"{line}  (ignored: {problem})")
+            self.stdout.write(_printable(line if problem is None else f"{line}  (ignored: {problem})"))
         self._list_schedules(host)
         self._warn_if_disabled()
 
@@ -256,11 +282,11 @@ class Command(BaseCommand):
         if not found:
             return
         self.stdout.write("Scheduled:")
-        width = max(len(host_label(row.host)) for row in found)
+        width = max(len(_printable(host_label(row.host))) for row in found)
         for row in found:
             state = "in effect" if row.start <= now else "upcoming"
-            line = f"{host_label(row.host):<{width}}  {row.key} = {display_value(row.key, row.value)}"
-            self.stdout.write(f"{line}  {schedules.window_text(row.start, row.end)} ({state})")
+            line = f"{_printable(host_label(row.host)):<{width}}  {row.key} = {display_value(row.key, row.value)}"
+            self.stdout.write(_printable(f"{line}  {schedules.window_text(row.start, row.end)} ({state})"))
 
     def _get(self, options: dict[str, Any]) -> None:
         # The one resolver of the effective page and the API: patterns, scheduled values and the kill switch included.
@@ -274,9 +300,9 @@ class Command(BaseCommand):
             if problem != _DISABLED:  # said once, below
                 self.stderr.write(f"The {_source(row_host, host)} is ignored: {problem}.")
         if line.source_host is not None:
-            self.stdout.write(f"{key} = {display_value(key, line.value)} ({_source_text(line)})")
+            self.stdout.write(_printable(f"{key} = {display_value(key, line.value)} ({_source_text(line)})"))
         elif line.is_set:
-            self.stdout.write(f"{key} = {display_value(key, line.value)} (settings.py)")
+            self.stdout.write(_printable(f"{key} = {display_value(key, line.value)} (settings.py)"))
         else:
             self.stdout.write(f"{key}: not set")
         self._warn_if_disabled()
@@ -291,7 +317,7 @@ class Command(BaseCommand):
         for key, row_host, value in found:
             if isinstance(value, Undecodable):
                 reason = f"its stored value cannot be decoded ({value.error})"
-                self.stderr.write(f"Skipped {key} {in_brackets(row_host)}: {reason}.")
+                self.stderr.write(_printable(f"Skipped {key} {in_brackets(row_host)}: {reason}."))
         found = [row for row in found if not isinstance(row[2], Undecodable)]
         entries: list[tuple[tuple[str, str, str], dict[str, Any]]] = [
             ((row_host, key, ""), {"key": key, "host": row_host, "value": value}) for key, row_host, value in found
@@ -299,7 +325,10 @@ class Command(BaseCommand):
         windows = _export_windows(host, self.stderr.write)
         # A row's entries: the plain row first, then its windows by start (ISO times in UTC sort as times).
         entries.extend(((entry["host"], entry["key"], entry["start"]), entry) for entry in windows)
-        lines = [json.dumps(entry, ensure_ascii=False) for _order, entry in sorted(entries, key=lambda item: item[0])]
+        lines = [
+            _printable(json.dumps(entry, ensure_ascii=False))
+            for _order, entry in sorted(entries, key=lambda item: item[0])
+        ]
         self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
         secrets = sorted({entry["key"] for _order, entry in entries if is_secret(entry["key"])})
         counts = f"{len(found)} override(s)" + (f" and {len(windows)} scheduled value(s)" if windows else "")
@@ -339,7 +368,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         before = _NOT_SET if previous is None else display_value(key, previous[0])
-        self.stdout.write(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}")
+        self.stdout.write(_printable(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}"))
         if not policy.is_checked(key):
             self.stderr.write(f"Note: the value of {key} is not checked: {policy.UNCHECKED_WHY}")
 
@@ -358,7 +387,7 @@ class Command(BaseCommand):
         model = get_override_model()
         old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
         if model.objects.unset(key, host=host, user=user):
-            self.stdout.write(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}")
+            self.stdout.write(_printable(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}"))
         else:
             self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
 
@@ -392,7 +421,7 @@ class Command(BaseCommand):
                 manager.unschedule(row, user=user)
         for row in found:
             window = schedules.window_text(row.start, row.end)
-            self.stdout.write(f"{key}: cancelled {display_value(key, row.value)} {window} {_scope(host)}")
+            self.stdout.write(_printable(f"{key}: cancelled {display_value(key, row.value)} {window} {_scope(host)}"))
 
     def _draft(self, user: Any, key: str, value: Any, host: str, *, remove: bool = False) -> None:
         """``set``/``unset --draft``: the change goes to ``user``'s drafts, validated as a write."""
@@ -405,44 +434,46 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         change = _NOT_SET if remove else display_value(key, value)
-        self.stdout.write(f"{key}: draft of {user.get_username()} -> {change} {_scope(host)} (not published)")
+        self.stdout.write(
+            _printable(f"{key}: draft of {user.get_username()} -> {change} {_scope(host)} (not published)")
+        )
 
     def _import(self, options: dict[str, Any]) -> None:
-        path: str = options["file"]
+        path: str = "stdin" if options["file"] == "-" else options["file"]
         dry_run: bool = options["dry_run"]
         user = self._user(options["user"])
-        wanted, windows = self._read_entries(path)
+        wanted, windows = self._read_entries(options["file"], path)
         model = get_override_model()
         using = router.db_for_write(model)
         schedules_using = router.db_for_write(SettingSchedule)
         try:
-            with transaction.atomic(using=using), transaction.atomic(using=schedules_using):
-                rows = model._default_manager.using(using).values_list("key", "host", "value")
-                current = {(key, host): value for key, host, value in rows}
-                changes = _changes(current, wanted, replace=options["replace"])
-                cancelled, added = _window_changes(windows, replace=options["replace"])
-                # Windows replaced or dropped go first, so that the file's windows may take their time.
-                for row in cancelled:
-                    self.stdout.write(_window_line("-", row.key, row.host, row.value, row.start, row.end))
-                    model.objects.unschedule(row, user=user)
-                for sign, key, host, old, value in changes:
-                    self.stdout.write(_change_line(sign, key, host, old, value))
-                    if sign == "-":
-                        model.objects.unset(key, host=host, user=user)
-                    else:
-                        model.objects.set(key, value, host=host, user=user)
-                for window in added:
-                    self.stdout.write(_window_line("+", *window))
-                    key, host, value, start, end = window
-                    model.objects.schedule(key, value, host=host, start=start, end=end, user=user)
-                if dry_run:
-                    # A dry run is the import rolled back: it meets every check the import does (an overlap between
-                    # windows is found only by scheduling them), and keeps nothing (records, versions, signals).
-                    transaction.set_rollback(True, using=using)
-                    transaction.set_rollback(True, using=schedules_using)
+            if dry_run:
+                # Plain reads, no transaction and no lock: a read-only user or a replica can run it. The plan meets
+                # every check the import does, so it refuses what the import would refuse.
+                changes, cancelled, added = _plan(wanted, windows, replace=options["replace"])
+            else:
+                with transaction.atomic(using=using), transaction.atomic(using=schedules_using):
+                    changes, cancelled, added = _plan(wanted, windows, replace=options["replace"])
+                    # Windows replaced or dropped go first, so that the file's windows may take their time.
+                    for row in cancelled:
+                        model.objects.unschedule(row, user=user)
+                    for sign, key, host, _old, value in changes:
+                        if sign == "-":
+                            model.objects.unset(key, host=host, user=user)
+                        else:
+                            model.objects.set(key, value, host=host, user=user)
+                    for key, host, value, start, end in added:
+                        model.objects.schedule(key, value, host=host, start=start, end=end, user=user)
         except (ValidationError, DatabaseError) as error:
             detail = _messages(error) if isinstance(error, ValidationError) else str(error)
             raise CommandError(f"Import of {path} failed, nothing was written: {detail}") from error
+        # Said once the import has committed: a failed one shows no line for a change it did not make.
+        for row in cancelled:
+            self.stdout.write(_printable(_window_line("-", row.key, row.host, row.value, row.start, row.end)))
+        for change in changes:
+            self.stdout.write(_printable(_change_line(*change)))
+        for window in added:
+            self.stdout.write(_printable(_window_line("+", *window)))
         signs = [change[0] for change in changes]
         unchanged = len(wanted) - signs.count("+") - signs.count("~")
         counts = (
@@ -458,13 +489,22 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Imported {path}: {counts}.")
 
-    def _read_entries(self, path: str) -> tuple[dict[tuple[str, str], Any], list[Window]]:
-        """The file's overrides by (key, host), and its scheduled values that have not ended, all validated;
-        CommandError naming each bad one. Windows that have ended are skipped (they would never apply)."""
+    def _read_entries(self, file: str, path: str) -> tuple[dict[tuple[str, str], Any], list[Window]]:
+        """The overrides of ``file`` (``path`` in messages) by (key, host), and its scheduled values that have not
+        ended, all validated; CommandError naming each bad one. Windows that have ended are skipped (they would never
+        apply)."""
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            if file == "-":
+                raw = sys.stdin.buffer.read(MAX_FILE_SIZE + 1)
+            else:
+                with open(file, "rb") as opened:
+                    raw = opened.read(MAX_FILE_SIZE + 1)
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror or error}.") from error
+        if len(raw) > MAX_FILE_SIZE:
+            raise CommandError(f"{path} is larger than 64 MiB, the most import reads; nothing was written.")
+        try:
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise CommandError(f"{path} is not UTF-8 text: {error.reason}.") from error
         try:
@@ -519,7 +559,7 @@ class Command(BaseCommand):
                     seen[key, host] = line
                     wanted[key, host] = entry["value"]
             if problem is not None:
-                problems.append(f"line {line}, key {key or '?'}: {problem}")
+                problems.append(_printable(f"line {line}, key {key or '?'}: {problem}"))
         if problems:
             for problem in problems:
                 self.stderr.write(f"{path}: {problem}")
@@ -576,12 +616,12 @@ class Command(BaseCommand):
         failed: list[tuple[str, int]] = []
         for host in hosts:
             if options["verbosity"] >= 1:
-                self.stderr.write(f"== {host}: {' '.join([name, *args])}")
+                self.stderr.write(_printable(f"== {host}: {' '.join([name, *args])}"))
             status = self._run_once(activate(host), name, args)
             if status:
                 failed.append((host, status))
             if options["verbosity"] >= 1 or status:
-                self.stderr.write(f"== {host}: exit status {status}")
+                self.stderr.write(_printable(f"== {host}: exit status {status}"))
         self._warn_if_disabled()
         if failed:
             which = ", ".join(f"{host} (exit status {status})" for host, status in failed)
@@ -690,7 +730,7 @@ def _export_windows(host: str | None, skipped: Callable[[str], Any]) -> list[dic
     for key, row_host, value, start, end in rows.values_list("key", "host", "value", "start", "end"):
         if isinstance(value, Undecodable):
             reason = f"its stored value cannot be decoded ({value.error})"
-            skipped(f"Skipped {key} {in_brackets(row_host)} {schedules.window_text(start, end)}: {reason}.")
+            skipped(_printable(f"Skipped {key} {in_brackets(row_host)} {schedules.window_text(start, end)}: {reason}."))
             continue
         stop = None if end is None else _iso(end)
         entries.append({"key": key, "host": row_host, "value": value, "start": _iso(start), "end": stop})
@@ -705,6 +745,8 @@ def _entry_window(
     entry: dict[str, Any],
 ) -> tuple[tuple[datetime.datetime, datetime.datetime | None] | None, str | None]:
     """The window of an import entry: ``start`` (required) and ``end`` (null: until changed), as ``set --from``."""
+    if not settings.USE_TZ:
+        return None, "a scheduled value needs USE_TZ = True (a window's times need a time zone)"
     texts = {name: entry.get(name) for name in _WINDOW_FIELDS}
     if not isinstance(texts["start"], str):
         return (
@@ -723,12 +765,45 @@ def _entry_window(
     return (start, end), None
 
 
+def _plan(
+    wanted: dict[tuple[str, str], Any], windows: list[Window], *, replace: bool
+) -> tuple[list[Change], list[SettingSchedule], list[Window]]:
+    """What importing the file changes, read from the databases the import writes, and refused (ValidationError) as
+    ``objects.schedule`` would refuse it: (changes, windows to cancel, windows to schedule)."""
+    model = get_override_model()
+    rows = model._default_manager.using(router.db_for_write(model)).values_list("key", "host", "value")
+    changes = _changes({(key, host): value for key, host, value in rows}, wanted, replace=replace)
+    cancelled, added = _window_changes(windows, replace=replace)
+    _check_overlaps(cancelled, added)
+    return changes, cancelled, added
+
+
+def _check_overlaps(cancelled: list[SettingSchedule], added: list[Window]) -> None:
+    """Raise the refusal of ``objects.schedule`` (``schedules.overlap_error``) for the first window of ``added`` that
+    overlaps a stored one left in place or one added before it: found by reading, so a dry run finds it too."""
+    gone = {row.pk for row in cancelled}
+    placed: dict[tuple[str, str], list[SettingSchedule]] = {}
+    for key, host, value, start, end in added:
+        if (key, host) not in placed:
+            stored = SettingSchedule.objects.using(router.db_for_write(SettingSchedule)).filter(key=key, host=host)
+            placed[key, host] = [row for row in stored if row.pk not in gone]
+        # The test of schedules.overlapping: windows are [start, end), end None is open.
+        others = [
+            row
+            for row in placed[key, host]
+            if (row.end is None or row.end > start) and (end is None or row.start < end)
+        ]
+        if others:
+            raise schedules.overlap_error(key, host, min(others, key=lambda row: row.start))
+        placed[key, host].append(SettingSchedule(key=key, host=host, value=value, start=start, end=end))
+
+
 def _window_changes(windows: list[Window], *, replace: bool) -> tuple[list[SettingSchedule], list[Window]]:
     """(windows to cancel, windows to schedule): a file window with the start of a stored one of the same (key,
     host) replaces it if its end or value differ; with ``replace``, stored windows not in the file are cancelled."""
+    rows = SettingSchedule.objects.using(router.db_for_write(SettingSchedule))
     stored = {
-        (row.key, row.host, row.start): row
-        for row in SettingSchedule.objects.filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
+        (row.key, row.host, row.start): row for row in rows.filter(Q(end__isnull=True) | Q(end__gt=timezone.now()))
     }
     cancelled: list[SettingSchedule] = []
     added: list[Window] = []
