@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from request_settings import policy
 from request_settings.conf.settings import settings as conf
-from request_settings.hosts import matching_patterns
+from request_settings.exceptions import InvalidHost
+from request_settings.hosts import clean_host, matching_patterns
 from request_settings.models import SettingSchedule, get_override_model
 from request_settings.snapshot import DELETED
 
@@ -96,7 +97,18 @@ def keys_in_view() -> list[str]:
 
 
 def row_problem(key: str, value: Any, host: str) -> str | None:
-    """Why the snapshot skips a row, in words (the same judgement as ``snapshot.build``); None if it applies."""
+    """Why the snapshot skips a row, in words (the same judgement as ``snapshot.build``); None if it applies.
+
+    A row written behind the app's back may also have a host no request has (``Shop.Example.com``): it never applies.
+    """
+    try:
+        named: str | None = clean_host(host)
+    except InvalidHost:
+        named = None
+    if named != host:
+        return f"{host!r} is not a host a request can have" + (
+            "" if named is None else f"; it would be stored as {named!r}"
+        )
     reason = policy.refusal(key)
     if reason is not None:
         return f"{key} cannot be overridden: {reason}"

@@ -103,3 +103,29 @@ def test_keys_in_view_are_stored_and_declared_keys():
 
 def test_source_labels_read_as_words():
     assert [source.label for source in Source] == ["host row", "pattern row", "all-hosts row", "settings.py"]
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        (
+            "Shop.Example.com",
+            "'Shop.Example.com' is not a host a request can have; it would be stored as 'shop.example.com'",
+        ),
+        ("shop\x1b[2J.example.com", "'shop\\x1b[2J.example.com' is not a host a request can have"),
+        ("(all hosts)", "'(all hosts)' is not a host a request can have; it would be stored as ''"),
+    ],
+)
+def test_a_row_written_behind_the_apps_back_with_a_host_no_request_has_is_said_to_be_ignored(host, problem):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from request_settings.effective import row_problem
+
+    SettingOverride.objects.bulk_create([SettingOverride(key="SESSION_EXPIRE_SECONDS", host=host, value=600)])
+    assert row_problem("SESSION_EXPIRE_SECONDS", 600, host) == problem
+    out = StringIO()
+    call_command("request_settings", "list", stdout=out)
+    assert "SESSION_EXPIRE_SECONDS = 600  (ignored: " in out.getvalue()
+    assert row_problem("SESSION_EXPIRE_SECONDS", 600, "*.example.com") is None
