@@ -155,6 +155,18 @@ def overlapping(
     return found
 
 
+def overlaps(
+    start: datetime.datetime,
+    end: datetime.datetime | None,
+    other_start: datetime.datetime,
+    other_end: datetime.datetime | None,
+) -> bool:
+    """Whether two windows share an instant: each runs from its start up to, not including, its end (None: open).
+
+    ``overlapping`` asks the database the same question."""
+    return (other_end is None or other_end > start) and (end is None or other_start < end)
+
+
 def overlap_error(key: str, host: str, other: SettingSchedule) -> ValidationError:
     """The refusal naming the window in the way (its value masked if the key looks secret, as everywhere it shows)."""
     from request_settings.forms import display_value

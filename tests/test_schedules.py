@@ -1120,3 +1120,31 @@ def test_list_and_export_show_what_the_request_path_depends_on(clock, tmp_path):
         (SHOP, 600, False),
     ]
     assert served() == before  # the file holds all of it: imported into an empty table, every host gets the same
+
+
+def _at(hour):
+    return None if hour is None else datetime.datetime(2031, 1, 1, hour, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("window", "other", "shared"),
+    [
+        ((10, 12), (12, 14), False),  # touching: one ends as the other starts
+        ((12, 14), (10, 12), False),
+        ((10, 12), (11, 13), True),
+        ((10, 14), (11, 12), True),  # inside
+        ((10, None), (20, 21), True),  # open-ended
+        ((10, 12), (12, None), False),
+        ((13, None), (10, 13), False),
+        ((10, 12), (10, 12), True),
+    ],
+)
+def test_overlaps_in_python_agrees_with_the_databases_overlapping(window, other, shared):
+    """The import's dry run judges in Python what the write path asks the database: they must agree."""
+    from request_settings import schedules
+
+    start, end = map(_at, window)
+    other_start, other_end = map(_at, other)
+    SettingSchedule.objects.create(key="SESSION_EXPIRE_SECONDS", value=1, start=other_start, end=other_end)
+    assert schedules.overlaps(start, end, other_start, other_end) is shared
+    assert (schedules.overlapping("SESSION_EXPIRE_SECONDS", "", start, end) is not None) is shared

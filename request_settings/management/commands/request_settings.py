@@ -787,12 +787,7 @@ def _check_overlaps(cancelled: list[SettingSchedule], added: list[Window]) -> No
         if (key, host) not in placed:
             stored = SettingSchedule.objects.using(router.db_for_write(SettingSchedule)).filter(key=key, host=host)
             placed[key, host] = [row for row in stored if row.pk not in gone]
-        # The test of schedules.overlapping: windows are [start, end), end None is open.
-        others = [
-            row
-            for row in placed[key, host]
-            if (row.end is None or row.end > start) and (end is None or row.start < end)
-        ]
+        others = [row for row in placed[key, host] if schedules.overlaps(start, end, row.start, row.end)]
         if others:
             raise schedules.overlap_error(key, host, min(others, key=lambda row: row.start))
         placed[key, host].append(SettingSchedule(key=key, host=host, value=value, start=start, end=end))
