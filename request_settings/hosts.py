@@ -72,7 +72,8 @@ def _ascii_form(name: str) -> str:
     if name.isascii():
         return name
     if any(
-        not char.isascii() and (char in _IDNA_DEVIATIONS or unicodedata.category(char)[0] not in "LMN") for char in name
+        not char.isascii() and (char in _IDNA_DEVIATIONS or unicodedata.category(char)[0] not in ("L", "M", "N"))
+        for char in name
     ):
         return ""
     domain, colon, port = name.partition(":")  # a non-ASCII name is no IPv6 literal: a colon starts the port

@@ -67,6 +67,9 @@ def test_a_host_allowed_hosts_refuses_maps_to_all_hosts():
         ("*." + "a" * 249 + ".com", "*." + "a" * 249 + ".com"),  # its pattern still fits the column (255)
         ("Bücher.example", "xn--bcher-kva.example"),  # as a browser sends it in the Host header
         ("bücher.example.:8000", "xn--bcher-kva.example"),
+        ("shop.Bücher:8000", "shop.xn--bcher-kva"),  # the port kept apart from the label it follows
+        ("١٢٣.example", "xn--9hbcd.example"),  # digits (Arabic-Indic), not letters
+        ("e\u0301.example", "xn--9ca.example"),  # a combining mark, composed (é) as browsers do
         ("*.Bücher.example", "*.xn--bcher-kva.example"),
         ("пример.испытание", "xn--e1afmkfd.xn--80akhbyknj4f"),
     ],
