@@ -28,6 +28,10 @@ MAX_HOST_LENGTH = 253
 """The longest DNS name, as text without its trailing dot; with ``*.``, a pattern still fits the host column (255)."""
 
 
+_QUOTED = 300
+"""The most of a refused input its message quotes: any host or pattern, with room to spare."""
+
+
 def normalise_host(host: str | None) -> str:
     """Lower-case, without port or trailing dot; ``""`` (all hosts) for None, empty or malformed input."""
     if not host:
@@ -58,7 +62,10 @@ def clean_host(host: object, *, patterns: bool = True) -> str:
     accepted = "a host name such as 'shop.example.com' (case, a port and a trailing dot are ignored)"
     if patterns:
         accepted += ", a pattern such as '*.example.com' for every subdomain of example.com,"
-    raise InvalidHost(f"{host!r} is not a host: expected {accepted} or '' for all hosts.")
+    quoted = repr(host)
+    if len(quoted) > _QUOTED:  # a header or a field of any length reaches this rule: its message stays short
+        quoted = f"{quoted[:_QUOTED]}... ({len(quoted)} characters)"
+    raise InvalidHost(f"{quoted} is not a host: expected {accepted} or '' for all hosts.")
 
 
 def _ascii_form(name: str) -> str:

@@ -141,6 +141,24 @@ def test_whatever_is_typed_is_refused_or_stored_as_a_request_host_could_be(text)
     assert host == "" or (host.isascii() and normalise_host(name) == name), (text, host)
 
 
+def test_a_huge_input_is_quoted_only_in_part():
+    """A header or a field of any length may reach the host rule: its message (logged, shown, stored in a task's
+    result) quotes the first 300 characters and says how long the rest is."""
+    expected_end = (
+        " is not a host: expected a host name such as 'shop.example.com' (case, a port and a trailing dot are "
+        "ignored), a pattern such as '*.example.com' for every subdomain of example.com, or '' for all hosts."
+    )
+    for raw, quoted in [
+        ("a" * 298, repr("a" * 298)),  # 300 characters once quoted: in full
+        ("a" * 299, f"{repr('a' * 299)[:300]}... (301 characters)"),
+        ("a" * 100_000, f"{repr('a' * 100_000)[:300]}... (100002 characters)"),
+        (["a.example.com"] * 100, f"{repr(['a.example.com'] * 100)[:300]}... (1700 characters)"),
+    ]:
+        with pytest.raises(InvalidHost) as raised:
+            clean_host(raw)
+        assert str(raised.value) == quoted + expected_end
+
+
 def test_clean_host_without_patterns_refuses_a_pattern():
     with pytest.raises(InvalidHost, match=r"^'\*\.example\.com' is not a host: expected a host name such as "):
         clean_host("*.example.com", patterns=False)

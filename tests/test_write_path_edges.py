@@ -273,7 +273,7 @@ def test_unset_of_a_key_with_a_nul_removes_nothing_and_queries_nothing(django_as
     assert table() == [("MY_TEXT", "", "kept")]
 
 
-# -- a lone UTF-16 surrogate (JSON can spell one, no text encoding holds it) is refused on every path -------------------
+# -- a lone UTF-16 surrogate (JSON can spell one, no text encoding holds it) is refused on every path ------------------
 
 SURROGATE = "strings and object keys without lone UTF-16 surrogates (\\ud800 to \\udfff)"
 
