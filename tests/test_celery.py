@@ -11,6 +11,7 @@ import random
 import re
 import time
 import uuid
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -26,6 +27,7 @@ if "request_settings.contrib.celery" not in settings.INSTALLED_APPS:
 import redis
 from celery import Celery, chain, chord, group
 from celery.contrib.testing.worker import start_worker
+from django.db import OperationalError
 from django.http import JsonResponse
 from django.test import override_settings
 from django.urls import path
@@ -34,6 +36,7 @@ import request_settings
 from request_settings.contrib.celery import HEADER
 from request_settings.exceptions import MissingHost
 from request_settings.models import SettingOverride
+from request_settings.store import SnapshotStore
 from tests.conftest import require_server
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -75,6 +78,23 @@ def retried_once(self):
 @app.task
 def fails():
     raise RuntimeError(f"failed inside {request_settings.current_host()}")
+
+
+kept: list = []  # generators a task body suspended and kept
+
+
+def chunks_in_b():
+    with request_settings.activate("b.example.com"):
+        yield
+        yield
+
+
+@app.task
+def leaves_a_block_open():
+    """A body that suspends a generator inside its own activate() block and keeps it beyond the task."""
+    kept.append(chunks_in_b())
+    next(kept[-1])
+    return read_settings()
 
 
 @app.task
@@ -298,3 +318,126 @@ def test_require_host_must_be_a_boolean(worker, hosts, caplog):
         refused.get(timeout=20)
     assert refused.id not in ran
     assert any(re.search(message, record.getMessage()) for record in caplog.records)  # logged by the publisher
+
+
+# -- eager runs: apply(headers=...) and task_always_eager ------------------------------------------
+
+
+@pytest.fixture
+def always_eager():
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_an_eager_run_with_a_header_runs_in_that_host_not_the_callers(hosts):
+    with request_settings.activate("a.example.com"):
+        assert read_settings.apply(headers={HEADER: "b.example.com"}).get() == {"host": "b.example.com", **expected(2)}
+        assert request_settings.current_host() == "a.example.com"
+    assert read_settings.apply(headers={HEADER: "b.example.com"}).get() == {"host": "b.example.com", **expected(2)}
+    assert request_settings.current_host() is None
+
+
+def test_task_always_eager_keeps_an_explicit_header(hosts, always_eager):
+    # A project's tests often run tasks eagerly: they must run where production runs them.
+    with request_settings.activate("a.example.com"):
+        assert read_settings.apply_async(headers={HEADER: "b.example.com"}).get() == {
+            "host": "b.example.com",
+            **expected(2),
+        }
+    with override_settings(REQUEST_SETTINGS_CELERY_REQUIRE_HOST=True):
+        assert record_and_read.apply_async(headers={HEADER: "b.example.com"}).get()["host"] == "b.example.com"
+    assert request_settings.current_host() is None
+
+
+def test_a_body_that_leaves_a_block_open_leaves_no_layer_after_the_task(hosts):
+    result = leaves_a_block_open.apply(headers={HEADER: "a.example.com"}).get()
+    assert result == {"host": "b.example.com", **expected(2)}
+    # Not a.example.com's layer either: the next task on this thread, published without a host, runs outside.
+    assert read_settings.apply().get() == {"host": None, **SETTINGS_PY}
+    kept.pop().close()
+    assert request_settings.current_host() is None
+
+
+def test_a_host_that_lost_its_rows_gets_the_all_hosts_rows(hosts):
+    for key in KEYS:
+        SettingOverride.objects.unset(key, host="a.example.com")
+    assert read_settings.apply(headers={HEADER: "a.example.com"}).get() == {
+        **SETTINGS_PY,
+        "host": "a.example.com",
+        "BANNER_TEXT": "everyone",
+        "SESSION_EXPIRE_SECONDS": 900,
+    }
+
+
+def test_a_task_run_while_the_table_cannot_be_read_gets_settings_py_and_says_so(hosts, caplog):
+    from request_settings.store import store
+
+    store.reset()  # a worker that never read the table
+    with (
+        mock.patch.object(SnapshotStore, "_read_table", side_effect=OperationalError("no server")),
+        caplog.at_level("WARNING", logger="request_settings"),
+    ):
+        assert read_settings.apply(headers={HEADER: "a.example.com"}).get() == {"host": "a.example.com", **SETTINGS_PY}
+    assert [r.getMessage() for r in caplog.records if r.name == "request_settings"] == [
+        "Could not read the request_settings_settingoverride table; serving the settings.py values until it can be "
+        "read again (logged once per outage)."
+    ]
+    assert request_settings.current_host() is None
+
+
+# -- tampered headers: refused before the body runs, never another tenant's layer -------------------
+
+TAMPERED = [
+    5,
+    ["a.example.com"],
+    {"host": "a.example.com"},
+    "a.example.com\r\nX-Other: b.example.com",
+    "a.example.com\x00",
+    "*.example.com",
+]
+
+
+@pytest.mark.parametrize("header", TAMPERED, ids=["int", "list", "dict", "crlf", "nul", "pattern"])
+def test_a_tampered_header_fails_the_task_and_runs_nothing(worker, hosts, header):
+    with request_settings.activate("b.example.com"):  # the publisher's layer never stands in for the header
+        bad = record_and_read.apply_async(headers={HEADER: header})
+    with pytest.raises(MissingHost) as raised:
+        bad.get(timeout=20)
+    assert str(raised.value).startswith(
+        f"Task tests.test_celery.record_and_read: the 'request_settings_host' header names no host: {header!r} is "
+        "not a host: expected a host name such as 'shop.example.com'"
+    )
+    assert bad.id not in ran
+
+
+@pytest.mark.parametrize("header", TAMPERED, ids=["int", "list", "dict", "crlf", "nul", "pattern"])
+def test_a_tampered_header_fails_an_eager_run_and_leaves_no_layer(hosts, header):
+    with pytest.raises(MissingHost, match="header names no host"):
+        record_and_read.apply(headers={HEADER: header}).get()
+    assert request_settings.current_host() is None
+
+
+def test_a_huge_header_is_refused_with_a_short_message(hosts):
+    with pytest.raises(MissingHost) as raised:
+        record_and_read.apply(headers={HEADER: "a" * 100_000}).get()
+    message = str(raised.value)  # the worker logs it, the result backend keeps it
+    assert message.startswith(
+        "Task tests.test_celery.record_and_read: the 'request_settings_host' header names no host: 'aaaa"
+    )
+    assert "... (100002 characters) is not a host: expected a host name" in message
+    assert len(message) < 600
+
+
+def test_a_layer_that_cannot_be_entered_fails_the_task_before_its_body_runs(hosts):
+    # Celery logs and swallows what a signal receiver raises: the body would run outside any layer, as if the
+    # message named no host.
+    with (
+        mock.patch("request_settings.store.layer_for_host", side_effect=RuntimeError("cannot build the layer")),
+        pytest.raises(RuntimeError, match="cannot build the layer"),
+    ):
+        record_and_read.apply(headers={HEADER: "a.example.com"}, task_id="cannot-enter").get()
+    assert "cannot-enter" not in ran
+    assert request_settings.current_host() is None

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import threading
+from unittest import mock
 
 import django
 import pytest
@@ -23,7 +24,7 @@ pytest.importorskip("django.tasks", reason="Django's task framework exists from 
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import JsonResponse
 from django.tasks import TaskContext, TaskResultStatus, task, task_backends
 from django.tasks.backends.dummy import DummyBackend
@@ -37,6 +38,7 @@ import request_settings
 from request_settings.contrib.django_tasks import HOST_KWARG, REQUIRE_HOST, HostTask, HostTaskBackendMixin
 from request_settings.exceptions import InvalidHost, MissingHost
 from request_settings.models import SettingOverride
+from request_settings.store import SnapshotStore, store
 
 try:
     from django_tasks_db.backend import DatabaseBackend
@@ -132,6 +134,22 @@ with override_settings(TASKS=TASKS):
     @task(backend="plain")
     def plain_read_settings():
         return values()
+
+    @task
+    def leaves_a_block_open():
+        """Suspends a generator inside its own activate() block and keeps it beyond the task."""
+        kept.append(chunks_in_b())
+        next(kept[-1])
+        return values()
+
+
+kept: list = []
+
+
+def chunks_in_b():
+    with request_settings.activate("b.example.com"):
+        yield
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -255,6 +273,48 @@ def test_a_stored_host_that_is_not_a_host_fails_the_task(task_framework, hosts):
     (error,) = task_framework.work()
     assert isinstance(error, MissingHost)
     assert "'request_settings_host' argument names no host: 'https://a.example.com/' is not a host" in str(error)
+
+
+@pytest.mark.parametrize("stored", [5, ["a.example.com"], "a.example.com\r\nX: y", "*.example.com", "a" * 254])
+@pytest.mark.parametrize("method", ["call", "acall"])
+def test_a_stored_host_of_the_wrong_kind_fails_the_task_and_leaves_no_layer(task_framework, hosts, stored, method):
+    with request_settings.activate("b.example.com"):
+        read_settings.enqueue()
+    task_framework.results[0].kwargs[HOST_KWARG] = stored  # written by other code
+    (error,) = task_framework.work(method)
+    assert isinstance(error, MissingHost)
+    assert str(error).startswith(
+        f"Task tests.test_tasks.read_settings: its 'request_settings_host' argument names no host: {stored!r} is not "
+        "a host"
+    )
+    assert request_settings.current_host() is None
+
+
+@pytest.mark.parametrize("method", ["call", "acall"])
+def test_a_task_run_while_the_table_cannot_be_read_gets_settings_py_and_says_so(task_framework, hosts, method, caplog):
+    with request_settings.activate("a.example.com"):
+        read_settings.enqueue()
+    store.reset()  # a worker process that never read the table
+    with (
+        mock.patch.object(SnapshotStore, "_read_table", side_effect=OperationalError("no server")),
+        caplog.at_level("WARNING", logger="request_settings"),
+    ):
+        assert task_framework.work(method) == [{**OUTSIDE, "host": "a.example.com"}]
+    assert [r.getMessage() for r in caplog.records if r.name == "request_settings"] == [
+        "Could not read the request_settings_settingoverride table; serving the settings.py values until it can be "
+        "read again (logged once per outage)."
+    ]
+    assert request_settings.current_host() is None
+
+
+def test_a_task_body_that_leaves_a_block_open_leaves_no_layer_in_the_caller(hosts):
+    with request_settings.activate("a.example.com"):
+        result = leaves_a_block_open.using(backend="immediate").enqueue()
+        assert request_settings.current_host() == "a.example.com"
+    assert result.return_value == {**expected("b.example.com", 2)}
+    assert request_settings.current_host() is None
+    kept.pop().close()
+    assert request_settings.current_host() is None
 
 
 def test_the_immediate_backend_runs_in_the_requests_layer(hosts, client):

@@ -65,8 +65,16 @@ def add_host_header(sender: str | None = None, headers: dict[str, Any] | None = 
 
 
 def _message_host(task: Task) -> object:
-    """The header of the message being run: Celery puts unknown message headers on ``task.request``."""
-    return getattr(task.request, HEADER, None)
+    """The header of the message being run, or None.
+
+    A worker puts the unknown headers of a message on ``task.request``; an eager run (``apply(headers=...)``, or
+    ``apply_async(headers=...)`` under ``task_always_eager``) has no message and keeps them in ``request.headers``.
+    """
+    request = task.request
+    host = getattr(request, HEADER, None)
+    if host is None and isinstance(request.headers, dict):
+        host = request.headers.get(HEADER)
+    return host
 
 
 def enter_host(task_id: str, task: Task, **kwargs: Any) -> None:
@@ -88,7 +96,10 @@ def enter_host(task_id: str, task: Task, **kwargs: Any) -> None:
         except InvalidHost as error:
             problem = MissingHost(f"Task {task.name}: the {HEADER!r} header names no host: {error}")
         else:
-            activation.__enter__()
+            try:
+                activation.__enter__()
+            except Exception as error:  # Celery would log and swallow it, and run the body outside any layer
+                activation, problem = None, error
     _running.set((*_running.get(), (task_id, activation, problem)))
 
 
