@@ -11,11 +11,13 @@ An app keeps its defaults as upper-case names in ``yourapp/conf/defaults.py`` an
 Projects override ``NAME`` with ``YOURAPP_NAME`` in their settings. Values are read from
 ``django.conf.settings`` on every access, never copied, so ``override_settings`` and per-request
 overlays reach them. Only imported models, objects and modules are cached, keyed by the raw value
-and cleared on ``setting_changed``.
+and cleared on ``setting_changed``. A mutable default (a list, a dict) is copied on each read, so a
+caller that changes what it read cannot change the default for every later reader.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 import weakref
@@ -43,6 +45,21 @@ _MISSING = object()
 
 def _describe(value: object) -> str:
     return f"{value!r} ({type(value).__name__})"
+
+
+def _is_shared_safely(value: object) -> bool:
+    """Whether ``value`` may be handed to every reader: hashable (immutable in practice) or not copyable."""
+    try:
+        hash(value)
+    except TypeError:
+        pass
+    else:
+        return True
+    try:
+        copy.deepcopy(value)
+    except Exception:
+        return True  # a default holding a lock or a module: shared, as Django shares its own defaults
+    return False
 
 
 def _is_dotted_path(value: str, min_parts: int) -> bool:
@@ -216,6 +233,9 @@ class AppSettings:
                 f"{error}. Create it, or set defaults_path to the module holding the defaults."
             ) from error
         self._defaults = {name: getattr(module, name) for name in dir(module) if _NAME.match(name)}
+        # Copied on each read: a caller appending to a list default would otherwise change it for every
+        # later reader, and no override_settings() could undo that.
+        self._copied = {name for name, value in self._defaults.items() if not _is_shared_safely(value)}
         self._deprecations = {item.name: item for item in cls.deprecations}
         self._renamed_from = {item.renamed_to: item for item in cls.deprecations if item.renamed_to is not None}
         self._check_deprecations()
@@ -325,7 +345,10 @@ class AppSettings:
                 return _Raw(name, old_setting, old_value, from_default=False)
         value = getattr(django_settings, setting, _MISSING)
         if value is _MISSING:
-            return _Raw(name, setting, self._defaults[name], from_default=True)
+            value = self._defaults[name]
+            if name in self._copied:
+                value = copy.deepcopy(value)
+            return _Raw(name, setting, value, from_default=True)
         return _Raw(name, setting, value, from_default=False)
 
     def _load(self, kind: _Kind[_T], name: str, stacklevel: int) -> _T:

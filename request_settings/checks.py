@@ -16,7 +16,7 @@ request_settings.E010 Error   REQUEST_SETTINGS_HOST_RESOLVER cannot be imported 
 request_settings.E011 Error   A REQUEST_SETTINGS_FIELDS field class cannot be imported or built.
 request_settings.E012 Error   RequestSettingsMiddleware is used but the app is not in INSTALLED_APPS.
 request_settings.E013 Error   REQUEST_SETTINGS_POLL_INTERVAL is not a positive number.
-request_settings.E014 Error   REQUEST_SETTINGS_LISTEN or _CELERY_REQUIRE_HOST is not True or False.
+request_settings.E014 Error   REQUEST_SETTINGS_LISTEN, _CELERY_REQUIRE_HOST or _PREVIEW_BANNER is not True or False.
 request_settings.E015 Error   REQUEST_SETTINGS_MAX_VALUE_DEPTH or _MAX_VALUE_SIZE is not a positive integer.
 request_settings.E016 Error   REQUEST_SETTINGS_URL_HOSTS is not a collection of host names.
 request_settings.W001 Warning RequestSettingsMiddleware is not in MIDDLEWARE.
@@ -28,6 +28,7 @@ request_settings.W006 Warning (database) A stored override has a key the policy 
 request_settings.W007 Warning (database) A stored override has a value its key does not accept.
 request_settings.W008 Warning (database) A stored override has a key whose values nothing checks.
 request_settings.W009 Warning REQUEST_SETTINGS_LISTEN is on, but the table's database is not PostgreSQL.
+request_settings.W010 Warning A REQUEST_SETTINGS_* name in the settings is not one of ours (a typo?).
 ===================== ======= ===================================================================
 
 W006, W007 and W008 read the override table, so they run only with ``check --database default`` and
@@ -41,6 +42,7 @@ middleware imports this module before anything that loads the models, and import
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
@@ -92,6 +94,17 @@ def _is_names(value: object) -> bool:
     )
 
 
+def _seconds(value: object) -> float | None:
+    """``value`` as a float of seconds; None unless a real number that time arithmetic can use."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)  # an int beyond float's range: time.monotonic() + value raises OverflowError
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 def _policy_is_readable() -> bool:
     """``policy.refusal`` tests membership in ALLOWED/DENIED, and raises if either is malformed."""
     allowed = conf.ALLOWED
@@ -102,7 +115,8 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
     """Wrong types in our own settings fail later, on a request; report them at start-up instead."""
     messages: Messages = []
     ttl = conf.CACHE_TTL
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl < 0:
+    seconds = _seconds(ttl)
+    if seconds is None or seconds < 0:
         messages.append(
             _error(
                 1,
@@ -157,13 +171,14 @@ def check_settings_types(app_configs: Sequence[AppConfig] | None = None, **kwarg
 
 def _later_settings() -> Iterator[CheckMessage]:
     interval = conf.POLL_INTERVAL
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not (0 < interval < math.inf):
+    seconds = _seconds(interval)
+    if seconds is None or seconds <= 0:
         yield _error(
             13,
             f"REQUEST_SETTINGS_POLL_INTERVAL should be a positive number of seconds, not {_shown(interval)}.",
             "Set REQUEST_SETTINGS_POLL_INTERVAL to a number such as 0.5, or remove it.",
         )
-    for name in ("LISTEN", "CELERY_REQUIRE_HOST"):
+    for name in ("LISTEN", "CELERY_REQUIRE_HOST", "PREVIEW_BANNER"):
         flag = getattr(conf, name)
         if not isinstance(flag, bool):
             yield _error(
@@ -357,15 +372,19 @@ def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
 def _field_problem(declaration: dict[str, Any]) -> str | None:
     kwargs = dict(declaration)
     path = kwargs.pop("field", "request_settings.fields.JSONOrTextField")
+    # A project's module or a field's constructor may fail with any exception (re.error for a bad regex,
+    # AttributeError for a bad widget): a check reports it, it must not crash manage.py check or migrate.
     try:
         field_class = import_string(path)
     except ImportError as error:
         return f"{path!r} cannot be imported: {error}"
+    except Exception as error:
+        return f"{path!r} cannot be imported: {type(error).__name__}: {error}"
     if not (isinstance(field_class, type) and issubclass(field_class, forms.Field)):
         return f"{path!r} is {_shown(field_class)}, not a django.forms.Field subclass"
     try:
         field_class(**kwargs)
-    except (TypeError, ValueError) as error:
+    except Exception as error:
         return f"{path}(**{kwargs!r}) fails: {error}"
     return None
 
@@ -422,8 +441,8 @@ def _rows(model: type[Model], alias: str) -> list[tuple[str, str, Any]] | None:
 def _value_problem(key: str, value: Any, host: str) -> str | None:
     try:
         return policy.value_problem(key, value, host=host)
-    except (ImportError, TypeError, ValueError):
-        return None  # a broken REQUEST_SETTINGS_FIELDS declaration: E006/E011 report it
+    except Exception:
+        return None  # a broken REQUEST_SETTINGS_FIELDS declaration (any error, as in E011): E006/E011 report it
 
 
 def check_stored_overrides(
@@ -440,6 +459,8 @@ def check_stored_overrides(
         return []  # E007
     if any(name not in {f.name for f in model._meta.get_fields()} for name in REQUIRED_FIELDS):
         return []  # E008
+    from request_settings.models import shown_value  # not at import: the models need the app installed (E012)
+
     hint = (
         f"Delete it in the admin or with {model.__name__}.objects.unset(key, host=...); until then "
         "every request skips it."
@@ -463,11 +484,12 @@ def check_stored_overrides(
                 continue
             accepted = _value_problem(key, value, host)
             if accepted is not None:
+                # Printed by every migrate: a secret-looking key's value is masked, a long one cut.
                 messages.append(
                     _warning(
                         7,
                         f"The override of {key} for {where} should hold a valid value, not "
-                        f"{value!r}: {key} expects {accepted}.",
+                        f"{shown_value(key, value)}: {key} expects {accepted}.",
                         f"Set a valid value in the admin or with {model.__name__}.objects.set(); "
                         "until then every request skips it.",
                         obj=model,
@@ -491,8 +513,26 @@ def check_stored_overrides(
 def _is_checked(key: str) -> bool:
     try:
         return policy.is_checked(key)
-    except (ImportError, TypeError, ValueError):
-        return True  # a broken REQUEST_SETTINGS_FIELDS declaration: E006/E011 report it
+    except Exception:
+        return True  # a broken REQUEST_SETTINGS_FIELDS declaration (any error, as in E011): E006/E011 report it
+
+
+def check_unknown_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
+    """A misspelt name is silently ignored: ``REQUEST_SETTINGS_ENABLE = False`` would leave the kill switch on."""
+    prefix = f"{conf.prefix}_"
+    ours = [name for name in dir(conf) if name.isupper()] + [item.name for item in type(conf).deprecations]
+    messages: Messages = []
+    for name in dir(settings):
+        if not name.startswith(prefix) or name.removeprefix(prefix) in ours:
+            continue
+        # Compared without the prefix, which every name shares and which would make any two names look alike.
+        close = difflib.get_close_matches(name.removeprefix(prefix), ours, n=1, cutoff=0.75)
+        if close:
+            hint = f"Did you mean {prefix}{close[0]}? Rename it, or remove it."
+        else:
+            hint = "Remove it. The settings request_settings reads are listed in the README's Configuration table."
+        messages.append(_warning(10, f"{name} is not a setting of request_settings, so it is ignored.", hint))
+    return messages
 
 
 def check_app_installed(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> Messages:
@@ -532,6 +572,7 @@ def register() -> None:
         check_host_resolver,
         check_middleware,
         check_fields,
+        check_unknown_settings,
     ):
         django_checks.register(check)
     django_checks.register(check_stored_overrides, Tags.database)

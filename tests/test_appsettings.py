@@ -138,7 +138,7 @@ def test_plain_reads_do_not_warn():
 def test_unknown_upper_case_name_lists_valid_names():
     message = (
         "HelperAppSettings has no setting 'NOPE'. Valid names: GREETING, ITEMS_PER_PAGE, "
-        "JSON_MODULE, LEGACY_MODE, LEGACY_MODEL, PAGE_SIZE, SLUGIFY, USER_MODEL (set "
+        "JSON_MODULE, LEGACY_MODE, LEGACY_MODEL, OPTIONS, PAGE_SIZE, SLUGIFY, TAGS, USER_MODEL (set "
         "HELPERAPP_<NAME> in your Django settings to override one)."
     )
     for read in (lambda: helper.NOPE, lambda: helper.get("NOPE"), lambda: helper.models.NOPE):

@@ -63,6 +63,7 @@ def test_the_test_settings_pass_every_check():
     assert checks.check_host_resolver() == []
     assert checks.check_middleware() == []
     assert checks.check_fields() == []
+    assert checks.check_unknown_settings() == []
 
 
 def test_manage_py_check_passes_on_the_test_settings():

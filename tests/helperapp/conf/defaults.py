@@ -12,3 +12,7 @@ JSON_MODULE = "json"
 ITEMS_PER_PAGE = 10
 LEGACY_MODE = False
 LEGACY_MODEL = "auth.Group"
+
+# Mutable defaults: each reader gets its own copy, so no caller can change them for another.
+TAGS = ["news"]
+OPTIONS = {"nested": {"depth": 1}}
