@@ -58,13 +58,26 @@ def display_value(key: str, value: Any, *, limit: int | None = None) -> str:
 
     Through the project's exception reporter filter: a secret-looking key is masked whole, and so are
     secret-looking keys inside a dict value. Lists pass ``limit`` so one huge value cannot bloat a page.
+    Characters nobody would see are spelled out (``visible``).
     """
     report_filter = get_default_exception_reporter_filter()
     cleansed = report_filter.cleanse_setting(key, value)
     if cleansed == report_filter.cleansed_substitute:
         return str(cleansed)
-    text = json.dumps(cleansed, ensure_ascii=False, default=repr)
+    text = visible(json.dumps(cleansed, ensure_ascii=False, default=repr))
     return text if limit is None else Truncator(text).chars(limit)
+
+
+def visible(text: str) -> str:
+    """``text`` with each character that is not printable (controls, a zero-width space, a right-to-left override,
+    line separators, a space other than " ") written as a JSON escape (``\\u200b``).
+
+    ``"Sale"`` and ``"Sale\\u200b"`` must not look alike in the admin or a panel, and stored text must not drive a
+    terminal; inside a JSON string an escape is still valid JSON, so an export round-trips.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else json.dumps(char)[1:-1] for char in text)
 
 
 def host_label(host: str) -> str:

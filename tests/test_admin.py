@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -710,3 +711,11 @@ def test_a_nul_in_any_query_parameter_of_our_admin_is_a_400_not_a_query(django_u
             response = admin_client.get(f"{url}?{query}")
             assert response.status_code == 400, (url, query, response.status_code)
     assert admin_client.get(reverse(AUDIT), {"key": "SESSION_EXPIRE_SECONDS"}).status_code == 200
+
+
+def test_a_value_with_characters_nobody_sees_is_shown_with_them_spelled_out(editor):
+    """"Sale" and "Sale\u200b" (a zero-width space) must not look alike where staff compare values."""
+    SettingOverride.objects.set("SITE_BANNER", "Sale\u200b \u202eevil\u00a0!", host="a.example.com")
+    page = html.unescape(editor.get(reverse(CHANGELIST)).content.decode())
+    assert '"Sale\\u200b \\u202eevil\\u00a0!"' in page
+    assert "\u200b" not in page and "\u202e" not in page

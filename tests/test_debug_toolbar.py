@@ -197,3 +197,60 @@ def test_from_the_cache_is_known_with_our_middleware_first_too(client, rows):
 
     assert ["Snapshot from the cache", "no: this request read the table"] in cells(first)
     assert ["Snapshot from the cache", "yes"] in cells(second)
+
+
+# -- requests our middleware did not handle, and what a page cannot show -----------------------------------------
+
+
+def test_without_our_middleware_the_panel_says_nothing_was_applied(client, rows):
+    from request_settings.store import store
+
+    store.get()  # the snapshot is loaded (by any earlier request or activate()), yet this request applies none of it
+    middleware = [name for name in MIDDLEWARE if name != OURS]
+    middleware[1:1] = [TOOLBAR]
+    with toolbar_settings(), override_settings(MIDDLEWARE=middleware):
+        html, subtitle, content = render_panel(client)
+
+    assert "timeout 3600" in html
+    assert subtitle == "0 overrides for shop.example.com"
+    assert [
+        "Overrides",
+        "not applied: RequestSettingsMiddleware did not handle this request "
+        "(add it to MIDDLEWARE, first or just after SecurityMiddleware)",
+    ] in cells(content)
+    assert ["Snapshot from the cache", "unknown"] in cells(content)
+    assert "No setting is overridden for this host" in content
+
+
+def test_with_the_toolbar_first_an_activate_block_around_the_request_is_not_taken_for_its_layer(client, rows):
+    from request_settings import activate
+
+    with toolbar_settings(toolbar_first=True), activate("blog.example.com"):
+        html, subtitle, content = render_panel(client)
+
+    assert "timeout 120" in html  # the middleware's layer for shop.example.com replaced the block's
+    assert subtitle == "3 overrides for shop.example.com"
+    assert ["SESSION_EXPIRE_SECONDS", "120", "host row shop.example.com", "3600"] in cells(content)
+
+
+def test_markup_is_escaped_and_invisible_characters_are_shown_escaped(client):
+    SettingOverride.objects.set("BANNER_TEXT", "<b>Sale</b>\u200b\u202e\x7f")
+    SettingOverride.objects.set("PAYMENT", {"api_key": "hunter2", "url": "https://pay.example.com"})
+    with toolbar_settings(), override_settings(PAYMENT={"api_key": "from-settings-py"}):
+        _html, _subtitle, content = render_panel(client)
+
+    assert "<b>" not in content
+    assert [
+        "BANNER_TEXT",
+        "&quot;&lt;b&gt;Sale&lt;/b&gt;\\u200b\\u202e\\u007f&quot;",
+        "all-hosts row (all hosts)",
+        "(not in settings.py)",
+    ] in cells(content)
+    assert [
+        "PAYMENT",
+        "{&quot;api_key&quot;: &quot;********************&quot;, &quot;url&quot;: &quot;https://pay.example.com&quot;}",
+        "all-hosts row (all hosts)",
+        "{&quot;api_key&quot;: &quot;********************&quot;}",
+    ] in cells(content)
+    assert "hunter2" not in content
+    assert "from-settings-py" not in content

@@ -33,6 +33,7 @@ class RequestSettingsPanel(Panel):
 
     _host: str | None = None
     _layer: Mapping[str, Any] | None = None
+    _ours_first = False
     _snapshot_before: Any = None
 
     @property
@@ -47,32 +48,38 @@ class RequestSettingsPanel(Panel):
         }
 
     def process_request(self, request: HttpRequest) -> HttpResponse:
-        # Our middleware above the toolbar: its layer is active now, and it has already taken the snapshot.
+        # Our middleware notes request_settings_from_cache on every request it handles: set now, it is above the
+        # toolbar, its layer is active and it has already taken the snapshot.
+        self._ours_first = hasattr(request, "request_settings_from_cache")
         self._host = overlay.current_host()
-        if self._host is not None:
-            self._layer = overlay.current()
+        # With our middleware first this is its layer; otherwise whatever the context holds around the request (a
+        # test pin, an activate() block), which is all a request our middleware never handles gets.
+        self._layer = overlay.current()
         self._snapshot_before = store.cached()
         response: HttpResponse = super().process_request(request)  # type: ignore[no-untyped-call]
         return response
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
         enabled: bool = conf.ENABLED
-        host = self._host if self._host is not None else str(conf.objects.HOST_RESOLVER(request))
-        snapshot = store.cached() if self._host is None else self._snapshot_before
-        layer = self._layer
-        if layer is None:
-            layer = _as_mapping(layer_for_host(host, snapshot)) if enabled and snapshot is not None else {}
-        if self._host is None:
-            # The toolbar ran first: the request found the snapshot in the cache if the middleware kept that one.
-            from_cache: bool | None = self._snapshot_before is not None and snapshot is self._snapshot_before
+        # Not handled by our middleware (not in MIDDLEWARE, the kill switch, a middleware above it answered first):
+        # the table applied nothing, whatever the snapshot holds; only the context's layer (a test pin) did.
+        handled = hasattr(request, "request_settings_from_cache")
+        from_cache: bool | None = getattr(request, "request_settings_from_cache", None)
+        if handled and not self._ours_first:
+            # The toolbar ran first: rebuild the layer the way the middleware did, from the snapshot it kept.
+            host = str(conf.objects.HOST_RESOLVER(request))
+            snapshot = store.cached()
+            layer = _as_mapping(layer_for_host(host, snapshot)) if snapshot is not None else {}
         else:
-            # The middleware took the snapshot before the panel started, and noted whether it was already cached.
-            from_cache = getattr(request, "request_settings_from_cache", None)
+            host = self._host if self._host is not None else str(conf.objects.HOST_RESOLVER(request))
+            layer = self._layer if self._layer is not None else {}
+            snapshot = self._snapshot_before
         self.record_stats(  # type: ignore[no-untyped-call]
             {
                 "host": host,
                 "host_label": host_label(host),
                 "enabled": enabled,
+                "handled": handled,
                 "rows": _rows(host, layer),
                 "snapshot": _snapshot_facts(snapshot, from_cache),
             }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -31,7 +30,7 @@ from request_settings.conf.settings import settings as conf
 from request_settings.effective import Effective, resolve, row_problem
 from request_settings.exceptions import InvalidHost
 from request_settings.fields import parse_value
-from request_settings.forms import MASK, display_value, host_label, is_secret
+from request_settings.forms import MASK, display_value, host_label, is_secret, visible
 from request_settings.hosts import clean_host
 from request_settings.jsonfield import Undecodable, json_text
 from request_settings.models import SettingSchedule, get_override_model, in_brackets
@@ -45,14 +44,6 @@ _WINDOW_FIELDS = ("start", "end")
 MAX_FILE_SIZE = 64 * 1024 * 1024
 """The most ``import`` reads (64 MiB): an export of thousands of rows is far smaller, and a huge or endless input
 (``/dev/zero``) is refused after this much instead of filling the memory."""
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-"""What a terminal would obey or hide rather than show: C0/C1 controls, line separators, bidi controls, surrogates."""
-
-
-def _printable(text: str) -> str:
-    """``text`` with each character of ``_UNPRINTABLE`` spelled ``\\u001b``: still valid inside a JSON string (so an
-    export round-trips), and a row written behind the app's back cannot drive or fool the operator's terminal."""
-    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def _text(text: str) -> str:
@@ -264,11 +255,11 @@ class Command(BaseCommand):
         if not found:
             where = "" if host is None else f" for {host_label(host)}"
             self.stdout.write(f"No overrides{where}.")
-        width = max((len(_printable(host_label(row_host))) for row_host, _key, _value in found), default=0)
+        width = max((len(visible(host_label(row_host))) for row_host, _key, _value in found), default=0)
         for row_host, key, value in found:
-            line = f"{_printable(host_label(row_host)):<{width}}  {key} = {display_value(key, value)}"
+            line = f"{visible(host_label(row_host)):<{width}}  {key} = {display_value(key, value)}"
             problem = row_problem(key, value, row_host)
-            self.stdout.write(_printable(line if problem is None else f"{line}  (ignored: {problem})"))
+            self.stdout.write(visible(line if problem is None else f"{line}  (ignored: {problem})"))
         self._list_schedules(host)
         self._warn_if_disabled()
 
@@ -282,11 +273,11 @@ class Command(BaseCommand):
         if not found:
             return
         self.stdout.write("Scheduled:")
-        width = max(len(_printable(host_label(row.host))) for row in found)
+        width = max(len(visible(host_label(row.host))) for row in found)
         for row in found:
             state = "in effect" if row.start <= now else "upcoming"
-            line = f"{_printable(host_label(row.host)):<{width}}  {row.key} = {display_value(row.key, row.value)}"
-            self.stdout.write(_printable(f"{line}  {schedules.window_text(row.start, row.end)} ({state})"))
+            line = f"{visible(host_label(row.host)):<{width}}  {row.key} = {display_value(row.key, row.value)}"
+            self.stdout.write(visible(f"{line}  {schedules.window_text(row.start, row.end)} ({state})"))
 
     def _get(self, options: dict[str, Any]) -> None:
         # The one resolver of the effective page and the API: patterns, scheduled values and the kill switch included.
@@ -300,9 +291,9 @@ class Command(BaseCommand):
             if problem != _DISABLED:  # said once, below
                 self.stderr.write(f"The {_source(row_host, host)} is ignored: {problem}.")
         if line.source_host is not None:
-            self.stdout.write(_printable(f"{key} = {display_value(key, line.value)} ({_source_text(line)})"))
+            self.stdout.write(visible(f"{key} = {display_value(key, line.value)} ({_source_text(line)})"))
         elif line.is_set:
-            self.stdout.write(_printable(f"{key} = {display_value(key, line.value)} (settings.py)"))
+            self.stdout.write(visible(f"{key} = {display_value(key, line.value)} (settings.py)"))
         else:
             self.stdout.write(f"{key}: not set")
         self._warn_if_disabled()
@@ -317,7 +308,7 @@ class Command(BaseCommand):
         for key, row_host, value in found:
             if isinstance(value, Undecodable):
                 reason = f"its stored value cannot be decoded ({value.error})"
-                self.stderr.write(_printable(f"Skipped {key} {in_brackets(row_host)}: {reason}."))
+                self.stderr.write(visible(f"Skipped {key} {in_brackets(row_host)}: {reason}."))
         found = [row for row in found if not isinstance(row[2], Undecodable)]
         entries: list[tuple[tuple[str, str, str], dict[str, Any]]] = [
             ((row_host, key, ""), {"key": key, "host": row_host, "value": value}) for key, row_host, value in found
@@ -326,7 +317,7 @@ class Command(BaseCommand):
         # A row's entries: the plain row first, then its windows by start (ISO times in UTC sort as times).
         entries.extend(((entry["host"], entry["key"], entry["start"]), entry) for entry in windows)
         lines = [
-            _printable(json.dumps(entry, ensure_ascii=False))
+            visible(json.dumps(entry, ensure_ascii=False))
             for _order, entry in sorted(entries, key=lambda item: item[0])
         ]
         self.stdout.write("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
@@ -368,7 +359,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         before = _NOT_SET if previous is None else display_value(key, previous[0])
-        self.stdout.write(_printable(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}"))
+        self.stdout.write(visible(f"{key}: {before} -> {display_value(key, value)} {_scope(host)}"))
         if not policy.is_checked(key):
             self.stderr.write(f"Note: the value of {key} is not checked: {policy.UNCHECKED_WHY}")
 
@@ -387,7 +378,7 @@ class Command(BaseCommand):
         model = get_override_model()
         old = model._default_manager.filter(key=key, host=host).values_list("value", flat=True).first()
         if model.objects.unset(key, host=host, user=user):
-            self.stdout.write(_printable(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}"))
+            self.stdout.write(visible(f"{key}: {display_value(key, old)} -> {_NOT_SET} {_scope(host)}"))
         else:
             self.stdout.write(f"{key} has no override for {host or 'all hosts'}: nothing changed.")
 
@@ -421,7 +412,7 @@ class Command(BaseCommand):
                 manager.unschedule(row, user=user)
         for row in found:
             window = schedules.window_text(row.start, row.end)
-            self.stdout.write(_printable(f"{key}: cancelled {display_value(key, row.value)} {window} {_scope(host)}"))
+            self.stdout.write(visible(f"{key}: cancelled {display_value(key, row.value)} {window} {_scope(host)}"))
 
     def _draft(self, user: Any, key: str, value: Any, host: str, *, remove: bool = False) -> None:
         """``set``/``unset --draft``: the change goes to ``user``'s drafts, validated as a write."""
@@ -434,9 +425,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_messages(error)) from error
         change = _NOT_SET if remove else display_value(key, value)
-        self.stdout.write(
-            _printable(f"{key}: draft of {user.get_username()} -> {change} {_scope(host)} (not published)")
-        )
+        self.stdout.write(visible(f"{key}: draft of {user.get_username()} -> {change} {_scope(host)} (not published)"))
 
     def _import(self, options: dict[str, Any]) -> None:
         path: str = "stdin" if options["file"] == "-" else options["file"]
@@ -469,11 +458,11 @@ class Command(BaseCommand):
             raise CommandError(f"Import of {path} failed, nothing was written: {detail}") from error
         # Said once the import has committed: a failed one shows no line for a change it did not make.
         for row in cancelled:
-            self.stdout.write(_printable(_window_line("-", row.key, row.host, row.value, row.start, row.end)))
+            self.stdout.write(visible(_window_line("-", row.key, row.host, row.value, row.start, row.end)))
         for change in changes:
-            self.stdout.write(_printable(_change_line(*change)))
+            self.stdout.write(visible(_change_line(*change)))
         for window in added:
-            self.stdout.write(_printable(_window_line("+", *window)))
+            self.stdout.write(visible(_window_line("+", *window)))
         signs = [change[0] for change in changes]
         unchanged = len(wanted) - signs.count("+") - signs.count("~")
         counts = (
@@ -559,7 +548,7 @@ class Command(BaseCommand):
                     seen[key, host] = line
                     wanted[key, host] = entry["value"]
             if problem is not None:
-                problems.append(_printable(f"line {line}, key {key or '?'}: {problem}"))
+                problems.append(visible(f"line {line}, key {key or '?'}: {problem}"))
         if problems:
             for problem in problems:
                 self.stderr.write(f"{path}: {problem}")
@@ -616,12 +605,12 @@ class Command(BaseCommand):
         failed: list[tuple[str, int]] = []
         for host in hosts:
             if options["verbosity"] >= 1:
-                self.stderr.write(_printable(f"== {host}: {' '.join([name, *args])}"))
+                self.stderr.write(visible(f"== {host}: {' '.join([name, *args])}"))
             status = self._run_once(activate(host), name, args)
             if status:
                 failed.append((host, status))
             if options["verbosity"] >= 1 or status:
-                self.stderr.write(_printable(f"== {host}: exit status {status}"))
+                self.stderr.write(visible(f"== {host}: exit status {status}"))
         self._warn_if_disabled()
         if failed:
             which = ", ".join(f"{host} (exit status {status})" for host, status in failed)
@@ -730,7 +719,7 @@ def _export_windows(host: str | None, skipped: Callable[[str], Any]) -> list[dic
     for key, row_host, value, start, end in rows.values_list("key", "host", "value", "start", "end"):
         if isinstance(value, Undecodable):
             reason = f"its stored value cannot be decoded ({value.error})"
-            skipped(_printable(f"Skipped {key} {in_brackets(row_host)} {schedules.window_text(start, end)}: {reason}."))
+            skipped(visible(f"Skipped {key} {in_brackets(row_host)} {schedules.window_text(start, end)}: {reason}."))
             continue
         stop = None if end is None else _iso(end)
         entries.append({"key": key, "host": row_host, "value": value, "start": _iso(start), "end": stop})
