@@ -714,7 +714,7 @@ def test_a_nul_in_any_query_parameter_of_our_admin_is_a_400_not_a_query(django_u
 
 
 def test_a_value_with_characters_nobody_sees_is_shown_with_them_spelled_out(editor):
-    """"Sale" and "Sale\u200b" (a zero-width space) must not look alike where staff compare values."""
+    """A value "Sale\u200b" (a zero-width space) must not look like "Sale" where staff compare values."""
     SettingOverride.objects.set("SITE_BANNER", "Sale\u200b \u202eevil\u00a0!", host="a.example.com")
     page = html.unescape(editor.get(reverse(CHANGELIST)).content.decode())
     assert '"Sale\\u200b \\u202eevil\\u00a0!"' in page

@@ -1123,7 +1123,7 @@ def test_list_and_export_show_what_the_request_path_depends_on(clock, tmp_path):
 
 
 def _at(hour):
-    return None if hour is None else datetime.datetime(2031, 1, 1, hour, tzinfo=datetime.UTC)
+    return None if hour is None else datetime.datetime(2031, 1, 1, hour, tzinfo=datetime.timezone.utc)
 
 
 @pytest.mark.parametrize(

@@ -284,10 +284,11 @@ def test_a_lone_surrogate_is_refused_with_one_reason_on_every_write_path(tmp_pat
 
     from request_settings import preview
 
+    start = dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc)
     spelled = json.dumps(value)  # JSON as a file or a command line would spell it: "\ud800"
     for write in (
         lambda: SettingOverride.objects.set("MY_TEXT", value),
-        lambda: SettingOverride.objects.schedule("MY_TEXT", value, start=dt.datetime(2031, 1, 1, tzinfo=dt.UTC)),
+        lambda: SettingOverride.objects.schedule("MY_TEXT", value, start=start),
         lambda: preview.save_draft(django_user_model.objects.create(username="ed", is_staff=True), "MY_TEXT", value),
     ):
         with pytest.raises(ValidationError) as refused:
