@@ -56,7 +56,13 @@ def clean_host(host: object, *, patterns: bool = True) -> str:
         wildcard = patterns and text.startswith(PATTERN_PREFIX)
         body = _ascii_form(text[len(PATTERN_PREFIX) :] if wildcard else text)
         domain, _port = split_domain_port(body)
-        valid = bool(domain) and len(domain) <= MAX_HOST_LENGTH and not domain.startswith(".") and ".." not in domain
+        valid = (
+            bool(domain)
+            and len(domain) <= MAX_HOST_LENGTH
+            and not domain.startswith(".")
+            and not domain.endswith(".")  # "a.." keeps a dot once Django drops one: no request is named so
+            and ".." not in domain
+        )
         if valid and not (wildcard and domain.startswith("[")):
             return PATTERN_PREFIX + domain if wildcard else domain
     accepted = "a host name such as 'shop.example.com' (case, a port and a trailing dot are ignored)"

@@ -85,6 +85,8 @@ def test_clean_host_normalises_what_a_request_could_match(raw, expected):
         "a.localhost/path",
         ".localhost",
         "a..localhost",
+        "a.localhost..",  # one trailing dot is ignored, two are not a name
+        "0..",
         "*",
         "*.",
         "**.example.com",
@@ -129,7 +131,7 @@ def test_clean_host_refuses_what_no_request_can_match_with_one_message(raw):
     assert isinstance(raised.value, ValueError)
 
 
-@examples(max_examples=500, deadline=None)
+@examples(max_examples=500, deadline=None, derandomize=True)  # the same examples in every CI run
 @given(st.text(max_size=80) | st.from_regex(r"\A[\w.:*-]{1,40}\Z"))
 def test_whatever_is_typed_is_refused_or_stored_as_a_request_host_could_be(text):
     """Any text: InvalidHost, or a host (or pattern) whose request would carry it as is, ASCII and validated."""

@@ -251,9 +251,9 @@ def test_simple_jwt_is_read_once_into_its_api_settings():
     import rest_framework_simplejwt.settings as jwt_settings
 
     try:
-        with allowed_for_the_demonstration(), override_request_settings(SIMPLE_JWT={"AUTH_HEADER_TYPES": ("JWT",)}):
+        with allowed_for_the_demonstration(), override_request_settings(SIMPLE_JWT={"AUTH_HEADER_TYPES": ["JWT"]}):
             importlib.reload(jwt_settings)  # the first import happening inside one host's request
-        assert jwt_settings.api_settings.AUTH_HEADER_TYPES == ("JWT",)  # ... decides for every host
+        assert jwt_settings.api_settings.AUTH_HEADER_TYPES == ["JWT"]  # ... decides for every host
     finally:
         importlib.reload(jwt_settings)
     assert jwt_settings.api_settings.AUTH_HEADER_TYPES == ("Bearer",)
