@@ -79,6 +79,12 @@ def shown_value(key: str, value: Any) -> str:
     return shown(value)
 
 
+def storable(text: str) -> bool:
+    """Whether a row could hold ``text``: PostgreSQL refuses a NUL in any text, even in a WHERE clause (an error, not
+    "no row"), so a lookup by such a key is answered without a query."""
+    return "\x00" not in text
+
+
 def validate_override(key: str, value: Any, host: str | None = None) -> None:
     """Raise ValidationError naming the key, the value and what is accepted, if the policy refuses them.
 
@@ -133,7 +139,7 @@ class SettingOverrideManager(models.Manager[_Override]):
     def unset(self, key: str, host: str = "", user: UserLike = None) -> bool:
         """Remove the override of ``key`` for ``host``; False when there was none."""
         host = self._clean_host(host)
-        if "\x00" in key:  # no row holds one; PostgreSQL refuses it even in a WHERE clause
+        if not storable(key):
             return False
         with transaction.atomic(using=router.db_for_write(self.model)):
             row = self.select_for_update().filter(key=key, host=host).first()

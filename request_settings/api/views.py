@@ -30,7 +30,7 @@ from request_settings.api.schema import ApiSchema
 from request_settings.exceptions import InvalidHost
 from request_settings.forms import host_label
 from request_settings.hosts import clean_host
-from request_settings.models import SettingOverrideChange, SettingSchedule, get_override_model
+from request_settings.models import SettingOverrideChange, SettingSchedule, get_override_model, storable
 from request_settings.rights import Action, allowed, filter_allowed, override_for
 
 _T = TypeVar("_T")
@@ -84,11 +84,6 @@ class Metadata(SimpleMetadata):
         return actions
 
 
-def _storable(key: str) -> bool:
-    """Whether a row could have ``key``: PostgreSQL refuses a NUL in any text, even in a query (a 500, not "none")."""
-    return "\x00" not in key
-
-
 def _host_param(request: Request, *, default: str | None = "", patterns: bool = True) -> str | None:
     """The ``host`` query parameter through the one host rule (``hosts.clean_host``); a 400 naming it if refused."""
     text = request.query_params.get("host")
@@ -126,7 +121,7 @@ class _FilteredList(ListAPIView):  # type: ignore[type-arg]
             queryset = queryset.filter(host=host)
         key = self.request.query_params.get("key")
         if key is not None:
-            queryset = queryset.filter(key=key) if _storable(key) else queryset.none()
+            queryset = queryset.filter(key=key) if storable(key) else queryset.none()
         return self.visible(queryset)
 
     def visible(self, queryset: Any) -> Any:
@@ -169,7 +164,7 @@ class OverrideDetailView(_Base):
         host = _host_param(request)
         assert host is not None
         rows = get_override_model()._default_manager.select_related("updated_by")
-        row = rows.filter(key=key, host=host).first() if _storable(key) else None
+        row = rows.filter(key=key, host=host).first() if storable(key) else None
         self.check_object_permissions(request, row if row is not None else override_for(key, host))
         return host, row
 
@@ -238,7 +233,7 @@ class DraftDetailView(_Base):
         body.is_valid(raise_exception=True)
         remove = body.validated_data["remove"]
         # The rights saving would need: delete for a removal, add or change for a value.
-        row = get_override_model()._default_manager.filter(key=key, host=host).first() if _storable(key) else None
+        row = get_override_model()._default_manager.filter(key=key, host=host).first() if storable(key) else None
         target = row if row is not None else override_for(key, host)
         action: Action = "delete" if remove else ("add" if row is None else "change")
         if not allowed(request.user, action, target):
@@ -254,7 +249,7 @@ class DraftDetailView(_Base):
     def delete(self, request: Request, key: str) -> Response:
         host = _host_param(request)
         assert host is not None
-        if not _storable(key) or not preview.drafts_of(request.user).filter(key=key, host=host).delete()[0]:
+        if not storable(key) or not preview.drafts_of(request.user).filter(key=key, host=host).delete()[0]:
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
 
